@@ -1,5 +1,6 @@
 using SaeBench.Compute.Backends;
 using SaeBench.Core.Checkpoints;
+using SaeBench.Models;
 
 namespace SaeBench.Cli.Commands;
 
@@ -20,6 +21,17 @@ internal static class CheckpointCommandSupport
             throw new UserInputException(e.Message, e);
         }
     }
+
+    /// <summary>Folder of the cache directory (<c>.saebench-cache/</c> or <c>$SAEBENCH_CACHE</c>) that remembers checkpoint digests.</summary>
+    public const string DigestFolder = "checkpoint-digests";
+
+    /// <summary>
+    /// The digest cache: a checkpoint's SHA-256 and scan, remembered while its files are unchanged, so that runs and
+    /// inspections do not re-read unchanged checkpoints.
+    /// </summary>
+    public static CheckpointDigestCache Digests(CliContext context, string? workingDirectory = null) =>
+        new(Path.Combine(RepositoryPaths.CacheDirectory(ModelsCommand.Options(context) with { WorkingDirectory = workingDirectory ?? context.WorkingDirectory }),
+            DigestFolder));
 
     public static ComputeBackend Backend(CliContext context) =>
         CpuBackend.Create(new CpuBackendOptions(

@@ -43,7 +43,7 @@ public static class EncodeCommand
                 new Dictionary<string, string>
                 {
                     ["checkpoint"] = loaded.Info.Path,
-                    ["checkpoint_sha256"] = loaded.Info.Sha256,
+                    ["checkpoint_sha256"] = loaded.Info.Sha256!, // always set when loaded
                     ["architecture"] = loaded.Info.Architecture,
                 });
             long nonZero = f.Length - ((ReadOnlySpan<float>)f.Span).Count(0f);

@@ -12,7 +12,7 @@ public static class ListCheckpointsCommand
     {
         var config = new Option<string?>("--config") { Description = "A YAML config whose 'checkpoints:' section lists path:/glob: entries." };
         var dir = new Option<string?>("--dir") { Description = "Scan this directory for checkpoints instead (default: the current directory)." };
-        var hash = new Option<bool>("--hash") { Description = "Also compute each checkpoint's SHA-256 (reads every weight file)." };
+        var hash = new Option<bool>("--hash") { Description = "Also show each checkpoint's SHA-256 (reads every weight file not read since it last changed)." };
         var json = new Option<bool>("--json") { Description = "One JSON object: entries (id, path, format, tags[, sha256]) and diagnostics." };
         var command = new Command("checkpoints", "List the registered checkpoints with their ids, formats and tags. " +
                                                  "A glob matching nothing is a warning; a path that does not exist is an error (exit code 2).")
@@ -27,7 +27,7 @@ public static class ListCheckpointsCommand
             var registry = CheckpointCommandSupport.Guard(() => configPath is not null
                 ? CheckpointRegistry.FromFile(CheckpointCommandSupport.Resolve(context, configPath))
                 : CheckpointRegistry.ScanDirectory(CheckpointCommandSupport.Resolve(context, dirPath ?? ".")));
-            var resolution = registry.Resolve();
+            var resolution = registry.Resolve(CheckpointCommandSupport.Digests(context));
             bool withHash = parse.GetValue(hash);
             if (parse.GetValue(json))
             {

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Reflection;
 using SaeBench.Compute.Backends;
+using SaeBench.Core.Checkpoints;
 using SaeBench.Core.Configuration;
 using SaeBench.Core.Evaluation;
 using SaeBench.Core.Models;
@@ -172,15 +173,17 @@ public static class RunCommand
         if (cfg.Checkpoints is null)
             return SuiteCheckpoints.Ensure(context, cfg, model, backend, cancellation);
         var registry = Guard(() => CheckpointRegistry.FromNode(cfg.Checkpoints, cfg.BaseDirectory, cfg.Source));
-        var resolution = registry.Resolve();
+        var digests = CheckpointCommandSupport.Digests(context, cfg.BaseDirectory);
+        var resolution = registry.Resolve(digests);
         foreach (var d in resolution.Diagnostics) context.Error.WriteLine(d.ToString());
         if (resolution.Diagnostics.Any(d => d.Severity == RegistrySeverity.Error))
             throw new UserInputException($"{cfg.Source}: the checkpoints section has errors (above); fix them or remove those entries.");
-        return resolution.Entries.Select(e => ToRunCheckpoint(e)).ToList();
+        return resolution.Entries.Select(e => ToRunCheckpoint(e, digests)).ToList();
     }
 
-    public static RunCheckpoint ToRunCheckpoint(CheckpointEntry e) =>
-        new(e.Id, e.Path, e.Tags, () => e.Sha256, () => Core.Checkpoints.CheckpointLoader.Load(e.Path));
+    /// <summary>The runner's view of a registered checkpoint; hash and scan go through <paramref name="digests"/>.</summary>
+    public static RunCheckpoint ToRunCheckpoint(CheckpointEntry e, CheckpointDigestCache digests) =>
+        new(e.Id, e.Path, e.Tags, () => e.Sha256, () => CheckpointLoader.Load(e.Path, new LoadOptions(Digests: digests)));
 
     internal static T Guard<T>(Func<T> body)
     {

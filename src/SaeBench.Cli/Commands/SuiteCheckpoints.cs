@@ -30,8 +30,9 @@ internal static class SuiteCheckpoints
         string dir = SuiteTrainer.DefaultDirectory(RepositoryPaths.CacheDirectory(options), suite, model.Info);
         TrainCommand.Train(context, suite, model, backend, dir, force: false, cancellation);
 
-        var resolution = CheckpointRegistry.FromFile(Path.Combine(dir, SuiteTrainer.RegistryFile)).Resolve();
+        var digests = CheckpointCommandSupport.Digests(context, cfg.BaseDirectory);
+        var resolution = CheckpointRegistry.FromFile(Path.Combine(dir, SuiteTrainer.RegistryFile)).Resolve(digests);
         foreach (var d in resolution.Diagnostics) context.Error.WriteLine(d.ToString());
-        return resolution.Entries.Select(RunCommand.ToRunCheckpoint).ToList();
+        return resolution.Entries.Select(e => RunCommand.ToRunCheckpoint(e, digests)).ToList();
     }
 }

@@ -16,15 +16,22 @@ public static class CheckpointAssembler
     public static LoadedCheckpoint Materialize(CheckpointPlan plan, LoadOptions options)
     {
         var (dIn, dSae) = CheckShapes(plan);
-        var nonFinite = new Dictionary<string, long>(StringComparer.Ordinal);
+        var found = new Dictionary<string, NonFiniteCount>(StringComparer.Ordinal);
         var warnings = new List<string>(plan.Warnings);
         string file = plan.Source.File;
+
+        void Check(string name, ReadOnlySpan<float> values)
+        {
+            if (NonFinite(values, 0) is not { } bad) return;
+            found[name] = bad;
+            Judge(file, name, bad, options, warnings);
+        }
 
         HostMatrix Matrix(TensorBinding b, int rows, int cols)
         {
             var stored = b.Transposed ? new HostMatrix(cols, rows) : new HostMatrix(rows, cols);
             plan.Source.Read(b.Name, 0, stored.Span);
-            CheckFinite(file, b.Name, stored.Span, options, nonFinite, warnings);
+            Check(b.Name, stored.Span);
             return b.Transposed ? stored.Transpose() : stored;
         }
 
@@ -33,17 +40,11 @@ public static class CheckpointAssembler
             if (b is null) return null;
             var v = new float[length];
             plan.Source.Read(b.Name, 0, v);
-            CheckFinite(file, b.Name, v, options, nonFinite, warnings);
+            Check(b.Name, v);
             return v;
         }
 
-        if (plan.ScalarThreshold is { } st && !float.IsFinite(st))
-        {
-            if (!options.AllowNonFinite)
-                throw new CheckpointFormatException(file, "threshold", $"threshold is {st}; refusing to load (allow with --allow-non-finite)");
-            warnings.Add($"threshold: the scalar threshold is {st}");
-        }
-
+        JudgeScalarThreshold(plan, options, warnings);
         var parameters = new SaeParameters
         {
             WEnc = Matrix(plan.WEnc, dIn, dSae),
@@ -70,6 +71,10 @@ public static class CheckpointAssembler
         {
             throw new CheckpointFormatException(plan.Layout.ConfigFile ?? file, null, e.Message);
         }
+        // Every byte was just read: remember the scan so that a later inspect need not read them again.
+        var scan = new CheckpointScan(SummaryStats.Of(sae.DecoderNorms()), found);
+        var digest = Remember(plan.Layout, options.Digests,
+            known => known?.Scan is not null ? known : new CheckpointDigest(known?.Sha256 ?? CheckpointHash.Compute(plan.Layout.IdentityFiles), scan));
         if (options.FoldDecoderNorms)
         {
             try
@@ -83,26 +88,78 @@ public static class CheckpointAssembler
             }
         }
 
-        var info = BuildInfo(plan, dIn, dSae, SummaryStats.Of(sae.DecoderNorms())!, parameters.Threshold, nonFinite, warnings);
+        var info = BuildInfo(plan, dIn, dSae, parameters.Threshold, digest with { Scan = scan with { DecoderNorms = SummaryStats.Of(sae.DecoderNorms()) } },
+            warnings, InspectScan.Full, bytesRead: -1);
         return new LoadedCheckpoint(sae, info);
     }
 
     /// <summary>
-    /// Describes the checkpoint without materialising its matrices: tensors are streamed in chunks for the non-finite
-    /// check and the decoder-norm statistics, so memory stays constant whatever the checkpoint's size.
+    /// Describes the checkpoint without materialising its matrices. <see cref="InspectDepth.Full"/> streams every tensor
+    /// in chunks (memory stays constant) for the non-finite check and the decoder-norm statistics while another thread
+    /// hashes the files — unless <see cref="LoadOptions.Digests"/> remembers them from an earlier read of the same,
+    /// unchanged files, in which case no tensor data is read at all. <see cref="InspectDepth.Quick"/> never reads the
+    /// matrices: the hash, the decoder norms and the non-finite check come from the cache or are left out.
     /// </summary>
-    public static CheckpointInfo Describe(CheckpointPlan plan, LoadOptions options)
+    public static CheckpointInfo Describe(CheckpointPlan plan, LoadOptions options, InspectDepth depth = InspectDepth.Full)
     {
         var (dIn, dSae) = CheckShapes(plan);
-        var nonFinite = new Dictionary<string, long>(StringComparer.Ordinal);
         var warnings = new List<string>(plan.Warnings);
-        string file = plan.Source.File;
+        var source = new CountingTensorSource(plan.Source);
+        JudgeScalarThreshold(plan, options, warnings);
+        float[]? threshold = null;
+        if (plan.Threshold is not null)
+        {
+            threshold = new float[dSae];
+            source.Read(plan.Threshold.Name, 0, threshold);
+        }
+
+        CheckpointDigest? digest;
+        var kind = InspectScan.Cached;
+        long hashed = 0;
+        if (depth == InspectDepth.Quick)
+        {
+            digest = options.Digests?.TryGet(plan.Layout);
+            if (digest?.Scan is null) kind = InspectScan.Skipped;
+        }
+        else
+        {
+            digest = Remember(plan.Layout, options.Digests, known =>
+            {
+                if (known?.Scan is not null) return known;
+                kind = InspectScan.Full;
+                var hashing = known is null ? Task.Run(() => CheckpointHash.Compute(plan.Layout.IdentityFiles)) : null;
+                CheckpointScan scan;
+                try
+                {
+                    scan = Scan(plan, source, dSae);
+                }
+                catch
+                {
+                    try { hashing?.Wait(); } catch (AggregateException) { }
+                    throw;
+                }
+                if (hashing is not null) hashed = CheckpointHash.BytesToHash(plan.Layout);
+                return new CheckpointDigest(known?.Sha256 ?? hashing!.GetAwaiter().GetResult(), scan);
+            });
+        }
+        if (digest?.Scan is { } s)
+            foreach (var (_, binding) in plan.Bindings())
+                if (s.NonFinite.TryGetValue(binding.Name, out var bad)) Judge(plan.Source.File, binding.Name, bad, options, warnings);
+        return BuildInfo(plan, dIn, dSae, threshold, digest, warnings, kind, source.BytesRead + hashed);
+    }
+
+    private static CheckpointDigest Remember(CheckpointLayout layout, CheckpointDigestCache? cache, Func<CheckpointDigest?, CheckpointDigest> complete) =>
+        cache?.Update(layout, complete) ?? complete(null);
+
+    /// <summary>One streaming pass over every bound tensor: non-finite values per tensor and the decoder row norms.</summary>
+    private static CheckpointScan Scan(CheckpointPlan plan, ITensorSource source, int dSae)
+    {
         var chunk = new float[StreamChunkElements];
         var sumSquares = new double[dSae];
-
+        var found = new Dictionary<string, NonFiniteCount>(StringComparer.Ordinal);
         foreach (var (role, binding) in plan.Bindings())
         {
-            plan.Source.TryDescribe(binding.Name, out var d);
+            source.TryDescribe(binding.Name, out var d);
             long total = d.ElementCount;
             int rowLength = d.Shape.Count == 2 ? (int)d.Shape[1] : (int)Math.Max(1, total);
             int rowsPerChunk = Math.Max(1, StreamChunkElements / Math.Max(1, rowLength));
@@ -110,8 +167,9 @@ public static class CheckpointAssembler
             {
                 int n = (int)Math.Min((long)rowsPerChunk * rowLength, total - start);
                 var span = chunk.AsSpan(0, n);
-                plan.Source.Read(binding.Name, start, span);
-                CheckFinite(file, binding.Name, span, options, nonFinite, warnings, start);
+                source.Read(binding.Name, start, span);
+                if (NonFinite(span, start) is { } bad)
+                    found[binding.Name] = found.TryGetValue(binding.Name, out var earlier) ? earlier with { Count = earlier.Count + bad.Count } : bad;
                 if (role != "W_dec") continue;
                 long firstRow = start / rowLength;
                 for (int r = 0; r < n / rowLength; r++)
@@ -122,19 +180,19 @@ public static class CheckpointAssembler
                 }
             }
         }
-        var norms = SummaryStats.Of(sumSquares.Select(s => (float)Math.Sqrt(s)))
-                    ?? new SummaryStats(double.NaN, double.NaN, double.NaN, 0);
-        float[]? threshold = null;
-        if (plan.Threshold is not null)
-        {
-            threshold = new float[dSae];
-            plan.Source.Read(plan.Threshold.Name, 0, threshold);
-        }
-        return BuildInfo(plan, dIn, dSae, norms, threshold, nonFinite, warnings);
+        return new CheckpointScan(SummaryStats.Of(sumSquares.Select(s => (float)Math.Sqrt(s))), found);
     }
 
-    private static CheckpointInfo BuildInfo(CheckpointPlan plan, int dIn, int dSae, SummaryStats norms, float[]? threshold,
-        Dictionary<string, long> nonFinite, List<string> warnings) => new()
+    private static void JudgeScalarThreshold(CheckpointPlan plan, LoadOptions options, List<string> warnings)
+    {
+        if (plan.ScalarThreshold is not { } st || float.IsFinite(st)) return;
+        if (!options.AllowNonFinite)
+            throw new CheckpointFormatException(plan.Source.File, "threshold", $"threshold is {st}; refusing to load (allow with --allow-non-finite)");
+        warnings.Add($"threshold: the scalar threshold is {st}");
+    }
+
+    private static CheckpointInfo BuildInfo(CheckpointPlan plan, int dIn, int dSae, float[]? threshold, CheckpointDigest? digest,
+        List<string> warnings, InspectScan scan, long bytesRead) => new()
     {
         Path = plan.Layout.Path,
         Format = plan.Layout.Format,
@@ -147,15 +205,17 @@ public static class CheckpointAssembler
         K = plan.K,
         ScalarThreshold = plan.ScalarThreshold,
         Threshold = threshold is null ? null : SummaryStats.Of(threshold),
-        DecoderNorms = norms,
+        DecoderNorms = digest?.Scan?.DecoderNorms,
         ApplyBDecToInput = plan.ApplyBDecToInput,
         InputScale = plan.InputScale,
         ModelName = plan.Config.ModelName,
         HookName = plan.Config.HookName,
         GroupSizes = plan.GroupSizes,
         Files = plan.Layout.IdentityFiles.Concat(plan.Layout.ExtraFiles).ToList(),
-        Sha256 = CheckpointHash.Compute(plan.Layout.IdentityFiles),
-        NonFinite = nonFinite,
+        Sha256 = digest?.Sha256,
+        NonFinite = digest?.Scan?.NonFinite.ToDictionary(p => p.Key, p => p.Value.Count) ?? new Dictionary<string, long>(),
+        Scan = scan,
+        BytesRead = bytesRead < 0 ? null : bytesRead,
         Warnings = warnings,
     };
 
@@ -214,8 +274,8 @@ public static class CheckpointAssembler
         return ((int)dIn, (int)dSae);
     }
 
-    private static void CheckFinite(string file, string name, ReadOnlySpan<float> values, LoadOptions options,
-        Dictionary<string, long> counts, List<string> warnings, long offset = 0)
+    /// <summary>How many of <paramref name="values"/> are NaN or ±Inf and where the first is (offset + index); null when none.</summary>
+    private static NonFiniteCount? NonFinite(ReadOnlySpan<float> values, long offset)
     {
         int bad = 0, first = -1;
         for (int i = 0; i < values.Length; i++)
@@ -224,12 +284,29 @@ public static class CheckpointAssembler
             bad++;
             if (first < 0) first = i;
         }
-        if (bad == 0) return;
+        return bad == 0 ? null : new NonFiniteCount(bad, offset + first);
+    }
+
+    /// <summary>Refuses the checkpoint for non-finite values unless they are allowed, in which case it warns.</summary>
+    private static void Judge(string file, string name, NonFiniteCount bad, LoadOptions options, List<string> warnings)
+    {
         if (!options.AllowNonFinite)
             throw new CheckpointFormatException(file, name,
-                $"holds non-finite values (NaN or ±Inf), the first at element {offset + first}; refusing to load (allow with --allow-non-finite)");
-        bool firstReport = !counts.ContainsKey(name);
-        counts[name] = counts.GetValueOrDefault(name) + bad;
-        if (firstReport) warnings.Add($"{name}: holds non-finite values (NaN or ±Inf), the first at element {offset + first}; loaded because non-finite weights were allowed");
+                $"holds non-finite values (NaN or ±Inf), the first at element {bad.FirstElement}; refusing to load (allow with --allow-non-finite)");
+        warnings.Add($"{name}: holds {bad.Count} non-finite values (NaN or ±Inf), the first at element {bad.FirstElement}; loaded because non-finite weights were allowed");
+    }
+
+    /// <summary>Counts the bytes of tensor data read through it (element count × storage element size).</summary>
+    private sealed class CountingTensorSource(ITensorSource inner) : ITensorSource
+    {
+        public long BytesRead { get; private set; }
+        public string File => inner.File;
+        public bool TryDescribe(string name, out TensorDescription description) => inner.TryDescribe(name, out description);
+
+        public void Read(string name, long elementOffset, Span<float> destination)
+        {
+            inner.Read(name, elementOffset, destination);
+            if (inner.TryDescribe(name, out var d)) BytesRead += destination.Length * (long)d.ElementBytes;
+        }
     }
 }

@@ -21,4 +21,17 @@ public static class CheckpointHash
         }
         return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
+
+    /// <summary>
+    /// The checkpoint's SHA-256, from <paramref name="cache"/> when its files are unchanged since it was remembered,
+    /// otherwise computed (and remembered).
+    /// </summary>
+    public static string GetOrCompute(CheckpointLayout layout, CheckpointDigestCache? cache)
+    {
+        CheckpointDigest Complete(CheckpointDigest? known) => known ?? new CheckpointDigest(Compute(layout.IdentityFiles), null);
+        return (cache?.Update(layout, Complete) ?? Complete(null)).Sha256;
+    }
+
+    /// <summary>Bytes <see cref="Compute"/> reads for <paramref name="layout"/>: the sizes of its identity files.</summary>
+    public static long BytesToHash(CheckpointLayout layout) => layout.IdentityFiles.Sum(f => new FileInfo(f).Length);
 }

@@ -46,8 +46,8 @@ public sealed record CheckpointInfo
     /// <summary>Statistics of the per-latent thresholds, when the SAE has them.</summary>
     public SummaryStats? Threshold { get; init; }
 
-    /// <summary>Statistics of the decoder row norms.</summary>
-    public required SummaryStats DecoderNorms { get; init; }
+    /// <summary>Statistics of the decoder row norms (null after a quick inspection that had nothing remembered).</summary>
+    public SummaryStats? DecoderNorms { get; init; }
 
     public required bool ApplyBDecToInput { get; init; }
     public required float InputScale { get; init; }
@@ -58,11 +58,20 @@ public sealed record CheckpointInfo
     /// <summary>The files read, configuration first.</summary>
     public required IReadOnlyList<string> Files { get; init; }
 
-    /// <summary>SHA-256 (hex) of the identity files (configuration then weights, concatenated).</summary>
-    public required string Sha256 { get; init; }
+    /// <summary>
+    /// SHA-256 (hex) of the identity files (configuration then weights, concatenated); null only after a quick
+    /// inspection that had nothing remembered.
+    /// </summary>
+    public string? Sha256 { get; init; }
 
     /// <summary>Non-finite values per tensor (only when loading them was allowed).</summary>
     public IReadOnlyDictionary<string, long> NonFinite { get; init; } = new Dictionary<string, long>();
+
+    /// <summary>Whether the weights were read now, remembered from an earlier read, or skipped (quick inspection).</summary>
+    public InspectScan Scan { get; init; } = InspectScan.Full;
+
+    /// <summary>Bytes of tensor data read plus bytes hashed to produce this description (inspection only).</summary>
+    public long? BytesRead { get; init; }
 
     public IReadOnlyList<string> Warnings { get; init; } = [];
 }

@@ -31,11 +31,14 @@ public static class CheckpointLoader
         return CheckpointAssembler.Materialize(plan, options ?? LoadOptions.Default);
     }
 
-    /// <summary>Describes the checkpoint, streaming its tensors in chunks (memory stays constant).</summary>
-    public static CheckpointInfo Inspect(string path, LoadOptions? options = null)
+    /// <summary>
+    /// Describes the checkpoint without materialising it: a full inspection streams its tensors in chunks (memory stays
+    /// constant) unless <see cref="LoadOptions.Digests"/> remembers them; a quick one reads no matrix at all.
+    /// </summary>
+    public static CheckpointInfo Inspect(string path, LoadOptions? options = null, InspectDepth depth = InspectDepth.Full)
     {
         using var plan = Open(path);
-        return CheckpointAssembler.Describe(plan, options ?? LoadOptions.Default);
+        return CheckpointAssembler.Describe(plan, options ?? LoadOptions.Default, depth);
     }
 
     /// <summary>The plan for the checkpoint: configuration parsed, tensor index read, no matrices loaded.</summary>

@@ -15,13 +15,14 @@ public sealed class CheckpointEntry
     {
     }
 
-    internal CheckpointEntry(string id, string path, string format, IReadOnlyDictionary<string, string> tags, CheckpointLayout? layout)
+    internal CheckpointEntry(string id, string path, string format, IReadOnlyDictionary<string, string> tags, CheckpointLayout? layout,
+        CheckpointDigestCache? digests = null)
     {
         Id = id;
         Path = path;
         Format = format;
         Tags = tags;
-        _sha256 = new Lazy<string>(() => CheckpointHash.Compute((layout ?? CheckpointLoader.Detect(path)).IdentityFiles));
+        _sha256 = new Lazy<string>(() => CheckpointHash.GetOrCompute(layout ?? CheckpointLoader.Detect(path), digests));
     }
 
     public string Id { get; }
@@ -32,7 +33,10 @@ public sealed class CheckpointEntry
     public string Format { get; }
     public IReadOnlyDictionary<string, string> Tags { get; }
 
-    /// <summary>SHA-256 of the configuration and weight files (see <see cref="CheckpointHash"/>); read once, on first use.</summary>
+    /// <summary>
+    /// SHA-256 of the configuration and weight files (see <see cref="CheckpointHash"/>), computed on first use — or
+    /// taken from the registry's <see cref="CheckpointDigestCache"/> when the files are unchanged since it was.
+    /// </summary>
     public string Sha256 => _sha256.Value;
 
     public override string ToString() => $"{Id} ({Format}: {Path})";

@@ -126,8 +126,11 @@ public sealed class CheckpointRegistry
 
     private static bool IsValidId(string id) => id.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
 
-    /// <summary>Resolves every entry to checkpoints. A missing path is an error and a glob matching nothing a warning; neither stops the rest.</summary>
-    public RegistryResolution Resolve()
+    /// <summary>
+    /// Resolves every entry to checkpoints. A missing path is an error and a glob matching nothing a warning; neither
+    /// stops the rest. <paramref name="digests"/>, when given, spares re-hashing checkpoints whose files are unchanged.
+    /// </summary>
+    public RegistryResolution Resolve(CheckpointDigestCache? digests = null)
     {
         var entries = new List<CheckpointEntry>();
         var diagnostics = new List<RegistryDiagnostic>();
@@ -151,7 +154,7 @@ public sealed class CheckpointRegistry
             }
             byId[id] = layout.Path;
             seenFiles[weights] = id;
-            entries.Add(new CheckpointEntry(id, layout.Path, layout.Format, spec.Tags, layout));
+            entries.Add(new CheckpointEntry(id, layout.Path, layout.Format, spec.Tags, layout, digests));
         }
 
         foreach (var spec in Specs)

@@ -8,11 +8,17 @@ public class CheckpointCommandTests
 {
     private static string Fixtures => Path.Combine(AppContext.BaseDirectory, "Fixtures", "checkpoints");
 
-    private static (int Code, string Out, string Err) Run(params string[] args)
+    /// <summary>Digest cache for this class's runs, so that tests never write into the repository's cache.</summary>
+    private static readonly string SharedCache = Directory.CreateTempSubdirectory("saebench-cli-digests-").FullName;
+
+    private static (int Code, string Out, string Err) Run(params string[] args) => RunWithCache(SharedCache, args);
+
+    private static (int Code, string Out, string Err) RunWithCache(string cache, params string[] args)
     {
         var o = new StringWriter();
         var e = new StringWriter();
-        int code = SaeBenchApp.RunAsync(args, CliContext.ForWriters(o, e, workingDirectory: Fixtures)).GetAwaiter().GetResult();
+        var environment = new Dictionary<string, string> { ["SAEBENCH_CACHE"] = cache };
+        int code = SaeBenchApp.RunAsync(args, CliContext.ForWriters(o, e, environment, workingDirectory: Fixtures)).GetAwaiter().GetResult();
         return (code, o.ToString(), e.ToString());
     }
 
@@ -42,6 +48,42 @@ public class CheckpointCommandTests
         Assert.Matches("^[0-9a-f]{64}$", root.GetProperty("sha256").GetString());
         Assert.True(root.GetProperty("decoder_norms").GetProperty("max").GetDouble() > 0);
         Assert.False(string.IsNullOrEmpty(root.GetProperty("dtype").GetString()));
+    }
+
+    [Fact]
+    public void Inspect_reads_the_weights_once_quick_reads_none_and_no_cache_reads_them_again()
+    {
+        using var cache = new TempDirectory();
+        JsonElement Inspect(params string[] extra)
+        {
+            var (code, output, error) = RunWithCache(cache.Path, ["inspect", "saelens_v6/jumprelu", "--json", .. extra]);
+            Assert.True(code == 0, error);
+            using var json = JsonDocument.Parse(output);
+            return json.RootElement.Clone();
+        }
+
+        var quick = Inspect("--quick");
+        Assert.Equal("skipped", quick.GetProperty("scan").GetString());
+        Assert.Equal(JsonValueKind.Null, quick.GetProperty("sha256").ValueKind);
+        Assert.Equal(JsonValueKind.Null, quick.GetProperty("decoder_norms").ValueKind);
+        Assert.Equal(64 * 4, quick.GetProperty("bytes_read").GetInt64()); // the per-latent thresholds only
+        Assert.True(quick.GetProperty("threshold").GetProperty("max").GetDouble() > 0);
+
+        var full = Inspect();
+        Assert.Equal("full", full.GetProperty("scan").GetString());
+        Assert.Matches("^[0-9a-f]{64}$", full.GetProperty("sha256").GetString());
+        var again = Inspect();
+        Assert.Equal("cached", again.GetProperty("scan").GetString());
+        Assert.Equal(64 * 4, again.GetProperty("bytes_read").GetInt64());
+        Assert.Equal(full.GetProperty("sha256").GetString(), again.GetProperty("sha256").GetString());
+        Assert.Equal(full.GetProperty("decoder_norms").GetRawText(), again.GetProperty("decoder_norms").GetRawText());
+        Assert.Equal(full.GetProperty("sha256").GetString(), Inspect("--quick").GetProperty("sha256").GetString());
+        Assert.Equal("full", Inspect("--no-cache").GetProperty("scan").GetString());
+
+        var (_, text, _) = RunWithCache(cache.Path, "inspect", "saelens_v6/jumprelu");
+        Assert.Contains("weights read:  none: remembered from an earlier read", text);
+        var (_, quickText, _) = RunWithCache(cache.Path, "inspect", "saelens_v6/topk", "--quick");
+        Assert.Contains("sha256:        — (not read: --quick", quickText);
     }
 
     [Theory]

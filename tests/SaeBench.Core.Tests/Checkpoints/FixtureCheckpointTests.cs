@@ -50,9 +50,9 @@ public class FixtureCheckpointTests
         Assert.Equal(loaded.Sha256, inspected.Sha256);
         Assert.Equal(loaded.Architecture, inspected.Architecture);
         Assert.Equal(loaded.K, inspected.K);
-        Assert.Equal(loaded.DecoderNorms.Min, inspected.DecoderNorms.Min, 5);
-        Assert.Equal(loaded.DecoderNorms.Max, inspected.DecoderNorms.Max, 5);
-        Assert.Equal(loaded.DecoderNorms.Mean, inspected.DecoderNorms.Mean, 5);
+        Assert.Equal(loaded.DecoderNorms!.Min, inspected.DecoderNorms!.Min, 5);
+        Assert.Equal(loaded.DecoderNorms!.Max, inspected.DecoderNorms!.Max, 5);
+        Assert.Equal(loaded.DecoderNorms!.Mean, inspected.DecoderNorms!.Mean, 5);
     }
 
     [Fact]
