@@ -26,9 +26,158 @@ public static class Selection
             for (int i = 0; i < k; i++) { indices[i] = i; selected[i] = values[i]; }
             return;
         }
-        if ((long)k * 16 <= values.Length) HeapTopK(values, k, indices[..k], selected[..k]);
-        else ThresholdTopK(values, k, indices[..k], selected[..k]);
-        indices[..k].Sort(selected[..k]);
+        if ((long)k * 16 > values.Length) ThresholdTopK(values, k, indices[..k], selected[..k]);
+        else if (values.Length < FilterMinLength || !FilterTopK(values, k, indices[..k], selected[..k]))
+        {
+            HeapTopK(values, k, indices[..k], selected[..k]);
+            indices[..k].Sort(selected[..k]);
+        }
+    }
+
+    /// <summary>Rows shorter than this go straight to the heap (the filter's set-up does not pay off).</summary>
+    private const int FilterMinLength = 1024;
+
+    /// <summary>The filter gives up (and the heap takes over) when more than this many × k values pass it.</summary>
+    private const int FilterMaxCandidatesPerK = 16;
+
+    /// <summary>
+    /// Filter, then select. If at least k values are ≥ t, the row's top k are all ≥ t; so a t that is the k-th largest
+    /// of some disjoint groups' maxima (or just below it) lets one vector sweep gather, in index order, a few more than k
+    /// candidates that are sure to contain the whole top k. The groups are vector lanes: one lane-wise max over a
+    /// chunk of the row gives eight group maxima at once; about 4k groups make the bound tight (≈ 1.2k candidates on
+    /// random data). The bound is found by bisection on vector counts of the maxima, and the exact top k of the
+    /// candidates (ties → lower index) is taken in index order. Returns false, having written nothing, for a row with
+    /// NaN or when too many values pass (ties, adversarial orderings); the heap then does the work.
+    /// </summary>
+    private static bool FilterTopK(ReadOnlySpan<float> values, int k, Span<int> indices, Span<float> selected)
+    {
+        if (!Vector256.IsHardwareAccelerated) return false;
+        int n = values.Length;
+        int chunks = Math.Max(1, (k + 1) / 2);
+        int chunkLength = n / chunks & ~7;
+        if (chunkLength < 8) return false;
+        int capacity = Math.Min(n, FilterMaxCandidatesPerK * k);
+        float[] rented = ArrayPool<float>.Shared.Rent(8 * chunks + 2 * capacity);
+        int[] rentedIndices = ArrayPool<int>.Shared.Rent(capacity);
+        try
+        {
+            ref float start = ref MemoryMarshal.GetReference(values);
+            var maxima = rented.AsSpan(0, 8 * chunks);
+            ref float maximaStart = ref MemoryMarshal.GetReference(maxima);
+            var nan = Vector256<float>.Zero;
+            var lowest = Vector256.Create(float.PositiveInfinity);
+            var highest = Vector256.Create(float.NegativeInfinity);
+            for (int c = 0; c < chunks; c++)
+            {
+                // Four independent accumulators (MaxNative: one instruction; NaN is caught separately) keep the
+                // sweep at load speed; each lane of each accumulator is still a disjoint group of the row.
+                int o = c * chunkLength, end = o + chunkLength;
+                var m0 = Vector256.LoadUnsafe(ref start, (nuint)o);
+                var m1 = m0;
+                var m2 = m0;
+                var m3 = m0;
+                nan |= ~Vector256.Equals(m0, m0);
+                int j = o + 8;
+                for (; j + 32 <= end; j += 32)
+                {
+                    var v0 = Vector256.LoadUnsafe(ref start, (nuint)j);
+                    var v1 = Vector256.LoadUnsafe(ref start, (nuint)(j + 8));
+                    var v2 = Vector256.LoadUnsafe(ref start, (nuint)(j + 16));
+                    var v3 = Vector256.LoadUnsafe(ref start, (nuint)(j + 24));
+                    nan |= ~(Vector256.Equals(v0, v0) & Vector256.Equals(v1, v1) & Vector256.Equals(v2, v2) & Vector256.Equals(v3, v3));
+                    m0 = Vector256.MaxNative(m0, v0);
+                    m1 = Vector256.MaxNative(m1, v1);
+                    m2 = Vector256.MaxNative(m2, v2);
+                    m3 = Vector256.MaxNative(m3, v3);
+                }
+                for (; j < end; j += 8)
+                {
+                    var v = Vector256.LoadUnsafe(ref start, (nuint)j);
+                    nan |= ~Vector256.Equals(v, v);
+                    m0 = Vector256.MaxNative(m0, v);
+                }
+                var m = Vector256.MaxNative(Vector256.MaxNative(m0, m1), Vector256.MaxNative(m2, m3));
+                m.StoreUnsafe(ref maximaStart, (nuint)(8 * c));
+                lowest = Vector256.Min(lowest, m);
+                highest = Vector256.Max(highest, m);
+            }
+            if (nan.ExtractMostSignificantBits() != 0) return false;
+            for (int j = chunks * chunkLength; j < n; j++)
+                if (float.IsNaN(values[j])) return false;
+
+            // Largest t (to bisection precision) with at least k maxima ≥ t; lo always keeps that property.
+            float lo = float.PositiveInfinity, hi = float.NegativeInfinity;
+            for (int l = 0; l < 8; l++)
+            {
+                lo = Math.Min(lo, lowest[l]);
+                hi = Math.Max(hi, highest[l]);
+            }
+            if (float.IsFinite(lo) && float.IsFinite(hi))
+            {
+                for (int step = 0; step < 16 && lo < hi; step++)
+                {
+                    float mid = lo + (hi - lo) * 0.5f;
+                    if (mid <= lo || mid >= hi) break;
+                    var vm = Vector256.Create(mid);
+                    int atLeast = 0;
+                    for (int c = 0; c < chunks; c++)
+                        atLeast += System.Numerics.BitOperations.PopCount(
+                            Vector256.GreaterThanOrEqual(Vector256.LoadUnsafe(ref maximaStart, (nuint)(8 * c)), vm).ExtractMostSignificantBits());
+                    if (atLeast >= k) lo = mid;
+                    else hi = mid;
+                }
+            }
+            float t = lo;
+
+            var candidates = rented.AsSpan(8 * chunks, capacity);
+            var candidateIndices = rentedIndices.AsSpan(0, capacity);
+            int count = 0;
+            var threshold = Vector256.Create(t);
+            int i = 0;
+            for (; i + 8 <= n; i += 8)
+            {
+                uint mask = Vector256.GreaterThanOrEqual(Vector256.LoadUnsafe(ref start, (nuint)i), threshold).ExtractMostSignificantBits();
+                if (mask == 0) continue;
+                if (count + System.Numerics.BitOperations.PopCount(mask) > capacity) return false;
+                do
+                {
+                    int j = i + System.Numerics.BitOperations.TrailingZeroCount(mask);
+                    candidates[count] = Unsafe.Add(ref start, j);
+                    candidateIndices[count++] = j;
+                    mask &= mask - 1;
+                } while (mask != 0);
+            }
+            for (; i < n; i++)
+            {
+                if (values[i] < t) continue;
+                if (count == capacity) return false;
+                candidates[count] = values[i];
+                candidateIndices[count++] = i;
+            }
+
+            // The exact k-th largest candidate value (the root of a size-k min-heap), then an in-order take of
+            // everything above it and the first equal ones: the heap's rule (ties → lower index), indices ascending.
+            float kth = count > k ? KthLargestOfFew(candidates[..count], k, rented.AsSpan(8 * chunks + capacity, capacity)) : float.NegativeInfinity;
+            int greater = 0;
+            for (int c = 0; c < count; c++) if (candidates[c] > kth) greater++;
+            int equalNeeded = k - greater;
+            int taken = 0;
+            for (int c = 0; c < count && taken < k; c++)
+            {
+                float v = candidates[c];
+                if (v > kth || (v == kth && equalNeeded-- > 0))
+                {
+                    indices[taken] = candidateIndices[c];
+                    selected[taken++] = v;
+                }
+            }
+            return true;
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(rented);
+            ArrayPool<int>.Shared.Return(rentedIndices);
+        }
     }
 
     /// <summary>
@@ -122,6 +271,45 @@ public static class Selection
     // (value, index) a is worse than b when it would lose: smaller value, or equal value and higher index.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool Worse(float va, int ia, float vb, int ib) => va < vb || (va == vb && ia > ib) || (float.IsNaN(va) && !float.IsNaN(vb));
+
+    /// <summary>
+    /// The k-th largest of a few NaN-free values (with multiplicity) by a bounded heap: a min-heap of the k largest, or,
+    /// when fewer values lie below the answer, a max-heap of the (n − k + 1) smallest. <paramref name="scratch"/> holds
+    /// at least min(k, n − k + 1) values.
+    /// </summary>
+    private static float KthLargestOfFew(ReadOnlySpan<float> values, int k, Span<float> scratch)
+    {
+        int fromBottom = values.Length - k + 1;
+        bool keepLargest = k <= fromBottom;
+        int size = keepLargest ? k : fromBottom;
+        var heap = scratch[..size];
+        // A min-heap of the largest is a max-heap of the negated values; store negated values in that case.
+        float sign = keepLargest ? -1f : 1f;
+        for (int i = 0; i < size; i++) heap[i] = sign * values[i];
+        for (int i = size / 2 - 1; i >= 0; i--) SiftDownMax(heap, i);
+        for (int i = size; i < values.Length; i++)
+        {
+            float v = sign * values[i];
+            if (v >= heap[0]) continue;
+            heap[0] = v;
+            SiftDownMax(heap, 0);
+        }
+        return sign * heap[0];
+    }
+
+    private static void SiftDownMax(Span<float> heap, int i)
+    {
+        int n = heap.Length;
+        while (true)
+        {
+            int l = 2 * i + 1;
+            if (l >= n) return;
+            int larger = l + 1 < n && heap[l + 1] > heap[l] ? l + 1 : l;
+            if (heap[larger] <= heap[i]) return;
+            (heap[i], heap[larger]) = (heap[larger], heap[i]);
+            i = larger;
+        }
+    }
 
     private static void HeapTopK(ReadOnlySpan<float> values, int k, Span<int> heapI, Span<float> heapV)
     {

@@ -33,6 +33,58 @@ public class SelectionTests
         for (int i = 0; i < k; i++) Assert.Equal(v[idx[i]], val[i]);
     }
 
+    /// <summary>Rows long enough for the filter-then-select path, in shapes that stress its bound and its fallbacks.</summary>
+    public static IEnumerable<object[]> LongRows()
+    {
+        foreach (var n in new[] { 1024, 1031, 4096, 16384 })
+        foreach (var k in new[] { 1, 2, 7, 64, n / 16 }.Distinct())
+        foreach (var kind in new[] { "uniform", "gaussian", "ties", "few-levels-near-top", "ascending", "descending", "all-equal", "nan", "infinities", "signed-zeros", "outliers", "negative" })
+            yield return [n, k, kind];
+    }
+
+    private static float[] Row(int n, string kind, int seed)
+    {
+        var rng = new Random(seed);
+        float Gaussian() => (float)(Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble()));
+        var a = new float[n];
+        for (int i = 0; i < n; i++)
+        {
+            a[i] = kind switch
+            {
+                "gaussian" or "nan" or "infinities" or "outliers" => Gaussian(),
+                "ties" => rng.Next(5) - 2,
+                "few-levels-near-top" => rng.Next(1000) < 990 ? (float)rng.NextDouble() : 2f + rng.Next(3),
+                "ascending" => i,
+                "descending" => n - i,
+                "all-equal" => 0.5f,
+                "signed-zeros" => rng.Next(3) switch { 0 => 0f, 1 => -0f, _ => -(float)rng.NextDouble() },
+                "negative" => -1f - (float)rng.NextDouble(),
+                _ => (float)(rng.NextDouble() * 2 - 1),
+            };
+        }
+        if (kind == "nan") for (int i = 0; i < n; i += 97) a[i] = float.NaN;
+        if (kind == "infinities")
+        {
+            a[n / 3] = float.PositiveInfinity;
+            a[n / 2] = float.NegativeInfinity;
+            a[n - 1] = float.PositiveInfinity;
+        }
+        if (kind == "outliers") for (int i = 5; i < n; i += n / 7) a[i] = 1e30f;
+        return a;
+    }
+
+    [Theory]
+    [MemberData(nameof(LongRows))]
+    public void Long_row_top_k_matches_sort_reference(int n, int k, string kind)
+    {
+        var v = Row(n, kind, n * 7 + k);
+        var idx = new int[k];
+        var val = new float[k];
+        Selection.TopK(v, k, idx, val);
+        Assert.Equal(Reference(v, k), idx);
+        for (int i = 0; i < k; i++) Assert.Equal(v[idx[i]], val[i]);
+    }
+
     [Fact]
     public void Ties_prefer_the_lower_index()
     {
