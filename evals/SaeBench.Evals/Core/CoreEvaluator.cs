@@ -41,7 +41,7 @@ public sealed class CoreEvaluator : Evaluator<CoreOptions>
 
         public void Observe(SaeBatch batch)
         {
-            _recon.Observe(batch.X, batch.XHat, batch.F, batch.Source.Valid);
+            _recon.Observe(batch.X, batch.XHat, batch.F, batch.Source.Valid, batch.Nonzeros);
             if (_forward is null) return;
             int rows = batch.Rows, c = _forward.LogitWidth;
             using var clean = HostMatrix.Rent(rows, c, clear: false);

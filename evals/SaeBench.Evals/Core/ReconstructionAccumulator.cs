@@ -49,8 +49,13 @@ public sealed class ReconstructionAccumulator
     /// <summary>Fraction of tokens on which each latent is positive (ρ_j).</summary>
     public double[] Densities() => _positive.Select(c => _n == 0 ? 0.0 : (double)c / _n).ToArray();
 
-    public void Observe(HostMatrix x, HostMatrix xHat, HostMatrix f, ReadOnlySpan<bool> valid)
+    /// <summary>
+    /// Adds a batch. <paramref name="nonzeros"/>, when set, are <paramref name="f"/>'s stored entries: the sparsity
+    /// statistics then read those (k per token for TopK) instead of sweeping the d_sae-wide code — same sums, same order.
+    /// </summary>
+    public void Observe(HostMatrix x, HostMatrix xHat, HostMatrix f, ReadOnlySpan<bool> valid, SparseRows? nonzeros = null)
     {
+        if (nonzeros is not null && (!nonzeros.IsSet || nonzeros.Rows != f.Rows || nonzeros.Cols != f.Cols)) nonzeros = null;
         if (x.Cols != _d || xHat.Cols != _d || f.Cols != _f || x.Rows != xHat.Rows || x.Rows != f.Rows || valid.Length != x.Rows)
             throw new ArgumentException($"Batch shapes x {x.Rows}×{x.Cols}, x̂ {xHat.Rows}×{xHat.Cols}, f {f.Rows}×{f.Cols}, mask {valid.Length} do not fit d={_d}, F={_f}.");
 
@@ -82,7 +87,13 @@ public sealed class ReconstructionAccumulator
             var pos = positive[c] = new long[_f];
             int r0 = (int)((long)rows * c / chunks), r1 = (int)((long)rows * (c + 1) / chunks);
             for (int r = r0; r < r1; r++)
-                if (validRows[r]) RowStatistics(x.Row(r), xHat.Row(r), f.Row(r), bMean, stats.AsSpan(r * RowStat.Count, RowStat.Count), nz, pos);
+                if (validRows[r])
+                {
+                    var st = stats.AsSpan(r * RowStat.Count, RowStat.Count);
+                    ReconstructionStatistics(x.Row(r), xHat.Row(r), bMean, st);
+                    if (nonzeros is null) CodeStatistics(f.Row(r), st, nz, pos);
+                    else CodeStatistics(nonzeros.RowIndices(r), nonzeros.RowValues(r), st, nz, pos);
+                }
         });
         for (int c = 0; c < chunks; c++)
         for (int j = 0; j < _f; j++)
@@ -128,8 +139,7 @@ public sealed class ReconstructionAccumulator
         public const int Xx = 0, Hh = 1, Xh = 2, Ee = 3, Cc = 4, L0 = 5, L1 = 6, Count = 7;
     }
 
-    private void RowStatistics(ReadOnlySpan<float> xr, ReadOnlySpan<float> hr, ReadOnlySpan<float> fr, double[] bMean,
-        Span<double> st, long[] nonZero, long[] positive)
+    private void ReconstructionStatistics(ReadOnlySpan<float> xr, ReadOnlySpan<float> hr, double[] bMean, Span<double> st)
     {
         double xx = 0, hh = 0, xh = 0, ee = 0, cc = 0;
         for (int j = 0; j < _d; j++)
@@ -143,6 +153,16 @@ public sealed class ReconstructionAccumulator
             double c = xv - bMean[j];
             cc += c * c;
         }
+        st[RowStat.Xx] = xx;
+        st[RowStat.Hh] = hh;
+        st[RowStat.Xh] = xh;
+        st[RowStat.Ee] = ee;
+        st[RowStat.Cc] = cc;
+    }
+
+    /// <summary>L0, L1 and per-latent counts of one dense code row.</summary>
+    private void CodeStatistics(ReadOnlySpan<float> fr, Span<double> st, long[] nonZero, long[] positive)
+    {
         int l0 = 0;
         double l1 = 0;
         for (int j = 0; j < _f; j++)
@@ -160,11 +180,24 @@ public sealed class ReconstructionAccumulator
             nonZero[j]++;
             if (v > 0f) positive[j]++;
         }
-        st[RowStat.Xx] = xx;
-        st[RowStat.Hh] = hh;
-        st[RowStat.Xh] = xh;
-        st[RowStat.Ee] = ee;
-        st[RowStat.Cc] = cc;
+        st[RowStat.L0] = l0;
+        st[RowStat.L1] = l1;
+    }
+
+    /// <summary>The same statistics from a row's stored entries (ascending columns, so L1 sums in the same order).</summary>
+    private static void CodeStatistics(ReadOnlySpan<int> index, ReadOnlySpan<float> value, Span<double> st, long[] nonZero, long[] positive)
+    {
+        int l0 = 0;
+        double l1 = 0;
+        for (int e = 0; e < index.Length; e++)
+        {
+            float v = value[e];
+            if (v == 0f) continue;
+            l0++;
+            l1 += Math.Abs(v);
+            nonZero[index[e]]++;
+            if (v > 0f) positive[index[e]]++;
+        }
         st[RowStat.L0] = l0;
         st[RowStat.L1] = l1;
     }

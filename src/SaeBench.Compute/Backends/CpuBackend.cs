@@ -119,10 +119,10 @@ internal sealed class CpuOps : IDeviceMemory, IActivationOps, ISelectionOps, IRe
         else RowOps.ThresholdColumns(m.Span, m.Cols, CpuBackend.Host(perColumn).Span);
     }
 
-    public void KeepRowTopK(ITensor matrix, int k, bool relu = false, ITensor? bias = null)
+    public void KeepRowTopK(ITensor matrix, int k, bool relu = false, ITensor? bias = null, SparseRows? kept = null)
     {
         var m = CpuBackend.Host(matrix);
-        RowOps.KeepRowTopK(m.Span, m.Rows, m.Cols, k, relu, bias is null ? null : CpuBackend.Host(bias).ToArray());
+        RowOps.KeepRowTopK(m.Span, m.Rows, m.Cols, k, relu, bias is null ? null : CpuBackend.Host(bias).ToArray(), kept);
     }
 
     public void KeepColumnTopM(ITensor matrix, int m)

@@ -1,6 +1,7 @@
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using SaeBench.Compute.Tensors;
 
 namespace SaeBench.Compute.Kernels;
 
@@ -73,20 +74,35 @@ public static class RowOps
 
     /// <summary>
     /// Keeps, in each row, the k largest entries (ties: lower index) and zeroes the rest; with <paramref name="relu"/>,
-    /// kept negative entries become 0 as well (fused, so the matrix is not swept twice). Rows run in parallel.
+    /// kept negative entries become 0 as well (fused, so the matrix is not swept twice). Rows run in parallel. When
+    /// <paramref name="kept"/> is given, it receives each row's k kept entries (ascending column order), so that
+    /// consumers of a k-sparse code need not sweep the dense matrix again.
     /// </summary>
-    public static void KeepRowTopK(Span<float> matrix, int rows, int cols, int k, bool relu = false, float[]? bias = null)
+    public static void KeepRowTopK(Span<float> matrix, int rows, int cols, int k, bool relu = false, float[]? bias = null, SparseRows? kept = null)
     {
         if (bias is not null && bias.Length != cols) throw new ArgumentException($"Bias has {bias.Length} elements, rows have {cols}.");
+        if (kept is not null && kept.Cols != cols) throw new ArgumentException($"Kept entries are for {kept.Cols} columns, rows have {cols}.");
+        kept?.Reset();
         if (k >= cols)
         {
             if (bias is not null) AddRowVector(matrix[..(rows * cols)], cols, bias);
             if (relu) Relu(matrix[..(rows * cols)]);
+            if (kept is not null)
+            {
+                kept.UseFixedRows(rows, cols);
+                for (int r = 0; r < rows; r++)
+                for (int j = 0; j < cols; j++)
+                {
+                    kept.Index[r * cols + j] = j;
+                    kept.Value[r * cols + j] = matrix[r * cols + j];
+                }
+            }
             return;
         }
+        kept?.UseFixedRows(rows, k);
         if (rows * (long)cols < 1 << 16 || Environment.ProcessorCount == 1)
         {
-            KeepRowTopK(matrix, 0, rows, cols, k, relu, bias, new int[k], new float[k]);
+            KeepRowTopK(matrix, 0, rows, cols, k, relu, bias, new int[k], new float[k], kept);
             return;
         }
         unsafe
@@ -100,14 +116,14 @@ public static class RowOps
                 {
                     var span = new Span<float>((float*)address, length);
                     int r0 = (int)((long)rows * c / chunks), r1 = (int)((long)rows * (c + 1) / chunks);
-                    KeepRowTopK(span, r0, r1, cols, k, relu, bias, buffers.Item1, buffers.Item2);
+                    KeepRowTopK(span, r0, r1, cols, k, relu, bias, buffers.Item1, buffers.Item2, kept);
                     return buffers;
                 }, _ => { });
             }
         }
     }
 
-    private static void KeepRowTopK(Span<float> matrix, int r0, int r1, int cols, int k, bool relu, float[]? bias, int[] idx, float[] val)
+    private static void KeepRowTopK(Span<float> matrix, int r0, int r1, int cols, int k, bool relu, float[]? bias, int[] idx, float[] val, SparseRows? kept)
     {
         for (int r = r0; r < r1; r++)
         {
@@ -115,7 +131,13 @@ public static class RowOps
             if (bias is not null) TensorPrimitives.Add(row, bias, row);
             Selection.TopK(row, k, idx, val);
             row.Clear();
-            for (int i = 0; i < k; i++) row[idx[i]] = relu && val[i] < 0f ? 0f : val[i];
+            if (relu)
+                for (int i = 0; i < k; i++)
+                    if (val[i] < 0f) val[i] = 0f;
+            for (int i = 0; i < k; i++) row[idx[i]] = val[i];
+            if (kept is null) continue;
+            idx.AsSpan(0, k).CopyTo(kept.Index.AsSpan(r * k, k));
+            val.AsSpan(0, k).CopyTo(kept.Value.AsSpan(r * k, k));
         }
     }
 

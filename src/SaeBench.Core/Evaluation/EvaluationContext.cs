@@ -13,6 +13,13 @@ public sealed record SaeBatch(ActivationBatch Source, HostMatrix F, HostMatrix X
 {
     public HostMatrix X => Source.Activations;
     public int Rows => Source.Rows;
+
+    /// <summary>
+    /// The stored entries of <see cref="F"/> when the code is sparse (TopK: straight from the selection; others: one
+    /// sweep when at most 1/32 is non-zero), so that consumers can read k entries per token instead of d_sae; null
+    /// when the code is dense. Same lifetime as the buffers.
+    /// </summary>
+    public SparseRows? Nonzeros { get; init; }
 }
 
 /// <summary>What a job gets to work with: the SAE, the model under study, the backend, the seed and the clock.</summary>
@@ -39,16 +46,26 @@ public static class SaeBatchStream
         int maxRows = Math.Max(batchRows, source.Shape.Positions);
         using var f = HostMatrix.Rent(maxRows, sae.DSae, clear: false);
         using var xHat = HostMatrix.Rent(maxRows, sae.DIn, clear: false);
+        var nonzeros = new SparseRows(maxRows, sae.DSae, NonzeroCapacity(sae, maxRows));
         foreach (var batch in source.Batches(maxRows, examples))
         {
             using (batch)
             {
                 var fv = f.SliceRows(0, batch.Rows);
                 var hv = xHat.SliceRows(0, batch.Rows);
-                sae.Encode(backend, batch.Activations, fv);
-                sae.Decode(backend, fv, hv);
-                yield return new SaeBatch(batch, fv, hv);
+                sae.Encode(backend, batch.Activations, fv, nonzeros);
+                sae.Decode(backend, fv, hv, nonzeros);
+                yield return new SaeBatch(batch, fv, hv) { Nonzeros = nonzeros.IsSet ? nonzeros : null };
             }
         }
+    }
+
+    /// <summary>Room for the stored entries of one batch: k per row for TopK, else the sparse-decode density bound.</summary>
+    private static int NonzeroCapacity(Sae.Sae sae, int rows)
+    {
+        long perRow = sae.Architecture == Sae.SaeArchitectures.TopK && sae.Parameters.K is { } k
+            ? Math.Min(k, sae.DSae)
+            : (long)Math.Ceiling(sae.DSae * Sae.Sae.SparseDecodeMaxDensity);
+        return (int)Math.Min(Array.MaxLength, perRow * rows);
     }
 }

@@ -116,9 +116,26 @@ public sealed class Sae
         if (v.Length != expected) throw new ArgumentException($"{name}: length {v.Length}, expected {expected}.");
     }
 
-    /// <summary>Encodes a batch: <paramref name="x"/> tokens × d_in → <paramref name="f"/> tokens × d_sae (overwritten).</summary>
-    public void Encode(ComputeBackend backend, HostMatrix x, HostMatrix f)
+    /// <summary>
+    /// Encodes a batch: <paramref name="x"/> tokens × d_in → <paramref name="f"/> tokens × d_sae (overwritten). When
+    /// <paramref name="nonzeros"/> is given it also receives the code's stored entries — straight from the top-k
+    /// selection for a TopK SAE, otherwise by one sweep of <paramref name="f"/> when at most
+    /// <see cref="SparseDecodeMaxDensity"/> of it is non-zero (it is left unset for denser codes).
+    /// </summary>
+    public void Encode(ComputeBackend backend, HostMatrix x, HostMatrix f, SparseRows? nonzeros)
     {
+        nonzeros?.Reset();
+        Encode(backend, x, f, nonzeros, out bool filled);
+        if (nonzeros is not null && !filled && x.Rows > 0 && nonzeros.Capacity >= (long)x.Rows * DSae * SparseDecodeMaxDensity)
+            nonzeros.TryCompress(f);
+    }
+
+    /// <summary>Encodes a batch: <paramref name="x"/> tokens × d_in → <paramref name="f"/> tokens × d_sae (overwritten).</summary>
+    public void Encode(ComputeBackend backend, HostMatrix x, HostMatrix f) => Encode(backend, x, f, null, out _);
+
+    private void Encode(ComputeBackend backend, HostMatrix x, HostMatrix f, SparseRows? nonzeros, out bool filled)
+    {
+        filled = false;
         var p = Parameters;
         if (x.Cols != DIn) throw new ArgumentException($"Input has {x.Cols} columns, the SAE expects d_in = {DIn}.");
         if (f.Rows != x.Rows || f.Cols != DSae) throw new ArgumentException($"Code buffer is {f.Rows}×{f.Cols}, expected {x.Rows}×{DSae}.");
@@ -152,8 +169,10 @@ public sealed class Sae
             }
             if (Architecture == SaeArchitectures.TopK)
             {
-                // bias, top-k and ReLU in one sweep over the code
-                backend.Selection.KeepRowTopK(f, p.K!.Value, relu: true, bias: Vector(p.BEnc));
+                // bias, top-k and ReLU in one sweep over the code; the kept entries come out as they are chosen
+                bool keep = nonzeros is not null && nonzeros.MaxRows >= f.Rows && nonzeros.Capacity >= (long)f.Rows * Math.Min(p.K!.Value, DSae);
+                backend.Selection.KeepRowTopK(f, p.K!.Value, relu: true, bias: Vector(p.BEnc), kept: keep ? nonzeros : null);
+                filled = keep;
                 return;
             }
             backend.Activations.AddRowVector(f, Vector(p.BEnc));
@@ -220,9 +239,21 @@ public sealed class Sae
     /// Decodes a batch of codes: f tokens × d_sae → x̂ tokens × d_in (overwritten), in the model's units. Chooses the
     /// sparse path when at most <see cref="SparseDecodeMaxDensity"/> of <paramref name="f"/> is non-zero.
     /// </summary>
-    public void Decode(ComputeBackend backend, HostMatrix f, HostMatrix xHat)
+    public void Decode(ComputeBackend backend, HostMatrix f, HostMatrix xHat) => Decode(backend, f, xHat, null);
+
+    /// <summary>
+    /// As <see cref="Decode(ComputeBackend, HostMatrix, HostMatrix)"/>, from <paramref name="nonzeros"/> (the stored
+    /// entries of <paramref name="f"/>, e.g. from <see cref="Encode(ComputeBackend, HostMatrix, HostMatrix, SparseRows)"/>)
+    /// without sweeping <paramref name="f"/> when they are set.
+    /// </summary>
+    public void Decode(ComputeBackend backend, HostMatrix f, HostMatrix xHat, SparseRows? nonzeros)
     {
         CheckDecodeShapes(f, xHat);
+        if (nonzeros is { IsSet: true } && nonzeros.Rows == f.Rows && nonzeros.Cols == DSae)
+        {
+            DecodeSparse(nonzeros, xHat);
+            return;
+        }
         // A top-k code is known to be sparse enough without counting; otherwise count the non-zeros.
         bool sparse = Architecture == SaeArchitectures.TopK && Parameters.K is { } k && k <= DSae * SparseDecodeMaxDensity
             || f.Length - ((ReadOnlySpan<float>)f.Span).Count(0f) <= f.Length * SparseDecodeMaxDensity;
@@ -271,6 +302,35 @@ public sealed class Sae
             Parallel.For(0, f.Rows, Row);
         else
             for (int r = 0; r < f.Rows; r++) Row(r);
+        Unscale(xHat);
+    }
+
+    /// <summary>x̂ = Σ f_j·W_dec[j] + b_dec over stored entries (ascending j, as the dense sweep; rows in parallel).</summary>
+    public void DecodeSparse(SparseRows nonzeros, HostMatrix xHat)
+    {
+        if (!nonzeros.IsSet || nonzeros.Cols != DSae || nonzeros.Rows != xHat.Rows || xHat.Cols != DIn)
+            throw new ArgumentException($"Stored entries ({nonzeros.Rows}×{nonzeros.Cols}, set: {nonzeros.IsSet}) do not fit a {xHat.Rows}×{DIn} reconstruction of d_sae = {DSae}.");
+        var wDec = Parameters.WDec;
+        var bDec = Parameters.BDec;
+        bool identity = Architecture == SaeArchitectures.Identity;
+        void Row(int r)
+        {
+            var acc = xHat.Row(r);
+            bDec.CopyTo(acc);
+            var index = nonzeros.RowIndices(r);
+            var value = nonzeros.RowValues(r);
+            for (int e = 0; e < index.Length; e++)
+            {
+                float v = value[e];
+                if (v == 0f) continue;
+                if (identity) acc[index[e]] += v;
+                else TensorPrimitives.MultiplyAdd(wDec.Row(index[e]), v, acc, acc);
+            }
+        }
+        if (xHat.Rows >= 64 && Environment.ProcessorCount > 1)
+            Parallel.For(0, xHat.Rows, Row);
+        else
+            for (int r = 0; r < xHat.Rows; r++) Row(r);
         Unscale(xHat);
     }
 

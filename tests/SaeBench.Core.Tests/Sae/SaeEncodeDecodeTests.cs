@@ -128,6 +128,67 @@ public class SaeEncodeDecodeTests
         Some.Close(dense, auto, 1e-5, "auto");
     }
 
+    [Theory]
+    [InlineData("topk", 7)]
+    [InlineData("topk", 130)]
+    [InlineData("relu", 130)]
+    [InlineData("jumprelu", 130)]
+    [InlineData("identity", 130)]
+    public void Stored_entries_match_the_dense_code_and_decode_to_the_same_bits(string architecture, int rows)
+    {
+        var sae = Some.Sae(architecture, dIn: 24, dSae: architecture == "identity" ? 24 : 1000);
+        if (architecture is "relu" or "jumprelu")
+        {
+            // A very negative encoder bias makes the code sparse (≤ 1/32 non-zero), so the sweep path stores it.
+            for (int j = 0; j < sae.DSae; j++) sae.Parameters.BEnc[j] = j % 40 == 0 ? 0.1f : -50f;
+        }
+        var x = Some.Matrix(rows, sae.DIn, seed: 21);
+        var f = new HostMatrix(rows, sae.DSae);
+        var nonzeros = new SparseRows(rows, sae.DSae, capacity: rows * (int)Math.Ceiling(sae.DSae * SaeModel.SparseDecodeMaxDensity));
+        sae.Encode(Backend, x, f, nonzeros);
+        var plain = new HostMatrix(rows, sae.DSae);
+        sae.Encode(Backend, x, plain);
+        Assert.Equal(plain.ToArray(), f.ToArray());
+
+        if (architecture == "identity")
+        {
+            Assert.False(nonzeros.IsSet); // a dense code is left to the dense paths
+            return;
+        }
+        Assert.True(nonzeros.IsSet);
+        Assert.Equal(rows, nonzeros.Rows);
+        var rebuilt = new float[rows * sae.DSae];
+        for (int r = 0; r < rows; r++)
+        {
+            var index = nonzeros.RowIndices(r);
+            var value = nonzeros.RowValues(r);
+            for (int e = 0; e < index.Length; e++)
+            {
+                if (e > 0) Assert.True(index[e] > index[e - 1], "ascending columns");
+                rebuilt[r * sae.DSae + index[e]] = value[e];
+            }
+            if (architecture == "topk") Assert.Equal(sae.Parameters.K, index.Length);
+        }
+        Assert.Equal(f.ToArray(), rebuilt);
+        Assert.True(f.ToArray().Count(v => v != 0) > 0);
+
+        var fromEntries = new HostMatrix(rows, sae.DIn);
+        var fromSweep = new HostMatrix(rows, sae.DIn);
+        sae.Decode(Backend, f, fromEntries, nonzeros);
+        sae.DecodeSparse(f, fromSweep);
+        Assert.Equal(fromSweep.ToArray(), fromEntries.ToArray());
+    }
+
+    [Fact]
+    public void Stored_entries_that_do_not_fit_are_left_unset()
+    {
+        var sae = Some.Sae("relu", dIn: 24, dSae: 200);
+        var x = Some.Matrix(50, sae.DIn, seed: 3);
+        var nonzeros = new SparseRows(50, sae.DSae, capacity: 50 * 200 / 32);
+        sae.Encode(Backend, x, new HostMatrix(50, sae.DSae), nonzeros);
+        Assert.False(nonzeros.IsSet); // random ReLU codes are about half non-zero
+    }
+
     [Fact]
     public void Top_k_codes_are_sparse_enough_for_the_sparse_path()
     {

@@ -108,6 +108,31 @@ public class ReconstructionAccumulatorTests
     }
 
     [Fact]
+    public void Stored_entries_give_the_same_metrics_as_sweeping_the_code()
+    {
+        int rows = 700, d = 16, f = 300;
+        var rng = new Random(5);
+        var x = new HostMatrix(rows, d);
+        var xHat = new HostMatrix(rows, d);
+        var code = new HostMatrix(rows, f);
+        for (int i = 0; i < x.Length; i++) { x.Span[i] = (float)rng.NextDouble(); xHat.Span[i] = x.Span[i] + (float)(0.1 * rng.NextDouble()); }
+        for (int i = 0; i < code.Length; i++) code.Span[i] = rng.Next(50) == 0 ? (float)(rng.NextDouble() - 0.3) : 0f;
+        var valid = All(rows);
+        valid[3] = false;
+        var nonzeros = new SparseRows(rows, f, rows * f / 10);
+        Assert.True(nonzeros.TryCompress(code));
+        var swept = new ReconstructionAccumulator(d, f, legacyBatchTokens: 64);
+        var stored = new ReconstructionAccumulator(d, f, legacyBatchTokens: 64);
+        swept.Observe(x, xHat, code, valid);
+        stored.Observe(x, xHat, code, valid, nonzeros);
+        var a = swept.Result();
+        var b = stored.Result();
+        Assert.Equal(a with { Densities = [] }, b with { Densities = [] });
+        Assert.Equal(a.Densities, b.Densities);
+        Assert.True(a.L0 > 0);
+    }
+
+    [Fact]
     public void Masked_rows_are_ignored()
     {
         var acc = new ReconstructionAccumulator(2, 3, legacyBatchTokens: 2);
