@@ -62,12 +62,23 @@ public sealed class SparseRows
         IsSet = true;
     }
 
+    /// <summary>Stored entries whose value is not 0 (a top-k row may store zeros that ReLU made).</summary>
+    public long CountNonZero()
+    {
+        long n = 0;
+        for (int r = 0; r < Rows; r++)
+            foreach (var v in RowValues(r))
+                if (v != 0f) n++;
+        return n;
+    }
+
     /// <summary>
     /// Stores the non-zeros of <paramref name="dense"/> (one sweep, rows in parallel chunks, runs of eight zeros skipped
-    /// at once). Returns false — and leaves the entries unset — when a chunk's non-zeros exceed its share of the
-    /// capacity, i.e. when the code is not sparse enough to be worth it.
+    /// at once). Returns false — and leaves the entries unset — when there are more than <paramref name="maxEntries"/>
+    /// (default: the capacity), i.e. when the code is not sparse enough to be worth it; each chunk of rows gets its
+    /// proportional share, so a very uneven code may be refused slightly below the limit.
     /// </summary>
-    public bool TryCompress(HostMatrix dense)
+    public bool TryCompress(HostMatrix dense, long maxEntries = long.MaxValue)
     {
         Reset();
         if (dense.Cols != Cols) throw new ArgumentException($"Matrix has {dense.Cols} columns, expected {Cols}.");
@@ -75,10 +86,11 @@ public sealed class SparseRows
         if (rows > MaxRows) throw new ArgumentException($"Matrix has {rows} rows, at most {MaxRows} fit.");
         int chunks = rows >= 256 && Environment.ProcessorCount > 1 ? Math.Min(rows / 64, Environment.ProcessorCount * 4) : 1;
         bool ok = true;
+        long room = Math.Min(Capacity, maxEntries);
         void Chunk(int c)
         {
             int r0 = (int)((long)rows * c / chunks), r1 = (int)((long)rows * (c + 1) / chunks);
-            int o = (int)((long)Capacity * r0 / Math.Max(1, rows)), limit = (int)((long)Capacity * r1 / Math.Max(1, rows));
+            int o = (int)(room * r0 / Math.Max(1, rows)), limit = (int)(room * r1 / Math.Max(1, rows));
             for (int r = r0; r < r1; r++)
             {
                 Start[r] = o;

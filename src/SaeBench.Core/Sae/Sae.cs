@@ -126,8 +126,8 @@ public sealed class Sae
     {
         nonzeros?.Reset();
         Encode(backend, x, f, nonzeros, out bool filled);
-        if (nonzeros is not null && !filled && x.Rows > 0 && nonzeros.Capacity >= (long)x.Rows * DSae * SparseDecodeMaxDensity)
-            nonzeros.TryCompress(f);
+        if (nonzeros is not null && !filled && x.Rows > 0 && nonzeros.MaxRows >= x.Rows)
+            nonzeros.TryCompress(f, SparseEntryLimit(f));
     }
 
     /// <summary>Encodes a batch: <paramref name="x"/> tokens × d_in → <paramref name="f"/> tokens × d_sae (overwritten).</summary>
@@ -249,17 +249,18 @@ public sealed class Sae
     public void Decode(ComputeBackend backend, HostMatrix f, HostMatrix xHat, SparseRows? nonzeros)
     {
         CheckDecodeShapes(f, xHat);
-        if (nonzeros is { IsSet: true } && nonzeros.Rows == f.Rows && nonzeros.Cols == DSae)
-        {
-            DecodeSparse(nonzeros, xHat);
-            return;
-        }
-        // A top-k code is known to be sparse enough without counting; otherwise count the non-zeros.
+        bool stored = nonzeros is { IsSet: true } && nonzeros.Rows == f.Rows && nonzeros.Cols == DSae;
+        // A top-k code with k ≤ d_sae/32 is known to be sparse enough; otherwise count the non-zeros (from the stored
+        // entries when there are some: a few per row instead of d_sae).
         bool sparse = Architecture == SaeArchitectures.TopK && Parameters.K is { } k && k <= DSae * SparseDecodeMaxDensity
-            || f.Length - ((ReadOnlySpan<float>)f.Span).Count(0f) <= f.Length * SparseDecodeMaxDensity;
-        if (sparse) DecodeSparse(f, xHat);
-        else DecodeDense(backend, f, xHat);
+            || (stored ? nonzeros!.CountNonZero() : f.Length - ((ReadOnlySpan<float>)f.Span).Count(0f)) <= SparseEntryLimit(f);
+        if (!sparse) DecodeDense(backend, f, xHat);
+        else if (stored) DecodeSparse(nonzeros!, xHat);
+        else DecodeSparse(f, xHat);
     }
+
+    /// <summary>The most non-zeros for which the sparse decode beats the GEMM: <see cref="SparseDecodeMaxDensity"/> of the code.</summary>
+    private static long SparseEntryLimit(HostMatrix f) => (long)Math.Floor(f.Length * SparseDecodeMaxDensity);
 
     /// <summary>x̂ = f·W_dec + b_dec by one GEMM.</summary>
     public void DecodeDense(ComputeBackend backend, HostMatrix f, HostMatrix xHat)
@@ -276,13 +277,10 @@ public sealed class Sae
     public void DecodeSparse(HostMatrix f, HostMatrix xHat)
     {
         CheckDecodeShapes(f, xHat);
-        var wDec = Parameters.WDec;
-        var bDec = Parameters.BDec;
-        bool identity = Architecture == SaeArchitectures.Identity;
-        void Row(int r)
+        ForEachRow(xHat.Rows, r =>
         {
             var acc = xHat.Row(r);
-            bDec.CopyTo(acc);
+            Parameters.BDec.CopyTo(acc);
             var code = f.Row(r);
             for (int j = 0; j < code.Length; j++)
             {
@@ -292,16 +290,9 @@ public sealed class Sae
                     j += 7;
                     continue;
                 }
-                float v = code[j];
-                if (v == 0f) continue;
-                if (identity) acc[j] += v;
-                else TensorPrimitives.MultiplyAdd(wDec.Row(j), v, acc, acc);
+                AddLatent(acc, j, code[j]);
             }
-        }
-        if (f.Rows >= 64 && Environment.ProcessorCount > 1)
-            Parallel.For(0, f.Rows, Row);
-        else
-            for (int r = 0; r < f.Rows; r++) Row(r);
+        });
         Unscale(xHat);
     }
 
@@ -310,28 +301,31 @@ public sealed class Sae
     {
         if (!nonzeros.IsSet || nonzeros.Cols != DSae || nonzeros.Rows != xHat.Rows || xHat.Cols != DIn)
             throw new ArgumentException($"Stored entries ({nonzeros.Rows}×{nonzeros.Cols}, set: {nonzeros.IsSet}) do not fit a {xHat.Rows}×{DIn} reconstruction of d_sae = {DSae}.");
-        var wDec = Parameters.WDec;
-        var bDec = Parameters.BDec;
-        bool identity = Architecture == SaeArchitectures.Identity;
-        void Row(int r)
+        ForEachRow(xHat.Rows, r =>
         {
             var acc = xHat.Row(r);
-            bDec.CopyTo(acc);
+            Parameters.BDec.CopyTo(acc);
             var index = nonzeros.RowIndices(r);
             var value = nonzeros.RowValues(r);
-            for (int e = 0; e < index.Length; e++)
-            {
-                float v = value[e];
-                if (v == 0f) continue;
-                if (identity) acc[index[e]] += v;
-                else TensorPrimitives.MultiplyAdd(wDec.Row(index[e]), v, acc, acc);
-            }
-        }
-        if (xHat.Rows >= 64 && Environment.ProcessorCount > 1)
-            Parallel.For(0, xHat.Rows, Row);
-        else
-            for (int r = 0; r < xHat.Rows; r++) Row(r);
+            for (int e = 0; e < index.Length; e++) AddLatent(acc, index[e], value[e]);
+        });
         Unscale(xHat);
+    }
+
+    /// <summary>acc += v·W_dec[j] (acc[j] += v for the identity SAE); zeros skipped.</summary>
+    private void AddLatent(Span<float> acc, int j, float v)
+    {
+        if (v == 0f) return;
+        if (Architecture == SaeArchitectures.Identity) acc[j] += v;
+        else TensorPrimitives.MultiplyAdd(Parameters.WDec.Row(j), v, acc, acc);
+    }
+
+    private static void ForEachRow(int rows, Action<int> row)
+    {
+        if (rows >= 64 && Environment.ProcessorCount > 1)
+            Parallel.For(0, rows, row);
+        else
+            for (int r = 0; r < rows; r++) row(r);
     }
 
     private void CheckDecodeShapes(HostMatrix f, HostMatrix xHat)

@@ -179,6 +179,31 @@ public class SaeEncodeDecodeTests
         Assert.Equal(fromSweep.ToArray(), fromEntries.ToArray());
     }
 
+    [Theory]
+    [InlineData("topk", 4)]
+    [InlineData("topk", 60)] // k > d_sae/32: the GEMM decodes, as without stored entries
+    [InlineData("relu", 0)]
+    [InlineData("batchtopk", 0)]
+    public void Decoding_with_stored_entries_gives_the_same_bits_as_without(string architecture, int k)
+    {
+        var sae = Some.Sae(architecture, dIn: 24, dSae: 200);
+        if (k > 0)
+        {
+            var p = sae.Parameters.Clone();
+            p.K = k;
+            sae = new SaeModel(architecture, p);
+        }
+        var x = Some.Matrix(130, sae.DIn, seed: 8);
+        var f = new HostMatrix(x.Rows, sae.DSae);
+        var nonzeros = new SparseRows(x.Rows, sae.DSae, capacity: x.Rows * 200);
+        sae.Encode(Backend, x, f, nonzeros);
+        var with = new HostMatrix(x.Rows, sae.DIn);
+        var without = new HostMatrix(x.Rows, sae.DIn);
+        sae.Decode(Backend, f, with, nonzeros);
+        sae.Decode(Backend, f, without);
+        Assert.Equal(without.ToArray(), with.ToArray());
+    }
+
     [Fact]
     public void Stored_entries_that_do_not_fit_are_left_unset()
     {
