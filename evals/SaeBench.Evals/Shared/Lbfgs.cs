@@ -65,17 +65,12 @@ public static class Lbfgs
         options ??= new LbfgsOptions();
         options.Validate();
         int n = x.Length;
-        int m = options.History;
-        var s = new double[m][];
-        var y = new double[m][];
-        var rho = new double[m];
-        for (int i = 0; i < m; i++) { s[i] = new double[n]; y[i] = new double[n]; }
-        var alphaBuf = new double[m];
+        var history = new LbfgsHistory(options.History, n);
         var g = new double[n];
         var gNew = new double[n];
         var d = new double[n];
         var xNew = new double[n];
-        int stored = 0, head = 0, evaluations = 0;
+        int evaluations = 0;
 
         double f = objective(x, g);
         evaluations++;
@@ -85,54 +80,23 @@ public static class Lbfgs
 
         for (int iter = 1; iter <= options.MaxIterations; iter++)
         {
-            // Two-loop recursion: d = −H·g.
-            for (int i = 0; i < n; i++) d[i] = -g[i];
-            for (int k = 0; k < stored; k++)
-            {
-                int idx = (head - 1 - k + m) % m;
-                double a = rho[idx] * Dot(s[idx], d);
-                alphaBuf[idx] = a;
-                Axpy(-a, y[idx], d);
-            }
-            if (stored > 0)
-            {
-                int last = (head - 1 + m) % m;
-                double gamma = Dot(s[last], y[last]) / Dot(y[last], y[last]);
-                for (int i = 0; i < n; i++) d[i] *= gamma;
-            }
-            for (int k = stored - 1; k >= 0; k--)
-            {
-                int idx = (head - 1 - k + m) % m;
-                double b = rho[idx] * Dot(y[idx], d);
-                Axpy(alphaBuf[idx] - b, s[idx], d);
-            }
-
+            history.Direction(g, d);
             double slope = Dot(g, d);
             if (!(slope < 0))
             {
                 // Not a descent direction (numerical trouble): restart from steepest descent.
-                stored = 0;
+                history.Clear();
                 for (int i = 0; i < n; i++) d[i] = -g[i];
                 slope = -Dot(g, g);
             }
-            double alpha0 = stored == 0 && iter == 1 ? 1.0 / Math.Sqrt(Dot(g, g)) : 1.0;
+            double alpha0 = history.Stored == 0 && iter == 1 ? 1.0 / Math.Sqrt(Dot(g, g)) : 1.0;
 
             var search = new LineSearch(objective, x, d, xNew, gNew, f, slope, options);
             double fNew = search.Run(alpha0, out double step, out bool ok);
             evaluations += search.Evaluations;
             if (!ok) return new MinimizationResult(f, gInf, iter, evaluations, StopReason.LineSearchFailed);
 
-            // Store the correction pair s = x_new − x, y = g_new − g.
-            var sk = s[head];
-            var yk = y[head];
-            for (int i = 0; i < n; i++) { sk[i] = xNew[i] - x[i]; yk[i] = gNew[i] - g[i]; }
-            double sy = Dot(sk, yk);
-            if (sy > 2.220446049250313e-16 * Dot(yk, yk))
-            {
-                rho[head] = 1.0 / sy;
-                head = (head + 1) % m;
-                stored = Math.Min(stored + 1, m);
-            }
+            history.Add(x, xNew, g, gNew);
 
             double fOld = f;
             xNew.CopyTo(x);

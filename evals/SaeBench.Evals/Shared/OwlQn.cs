@@ -18,19 +18,14 @@ public static class OwlQn
         foreach (double l in penalty)
             if (!(l >= 0) || !double.IsFinite(l)) throw new ArgumentOutOfRangeException(nameof(penalty), l, "Penalties must be finite and ≥ 0.");
         var lambda = penalty.ToArray();
-        int m = options.History;
-        var s = new double[m][];
-        var y = new double[m][];
-        var rho = new double[m];
-        for (int i = 0; i < m; i++) { s[i] = new double[n]; y[i] = new double[n]; }
-        var alphaBuf = new double[m];
+        var history = new LbfgsHistory(options.History, n);
         var g = new double[n];
         var gNew = new double[n];
         var pg = new double[n];
         var d = new double[n];
         var xNew = new double[n];
         var orthant = new double[n];
-        int stored = 0, head = 0, evaluations = 0;
+        int evaluations = 0;
 
         double F = smooth(x, g) + L1(x, lambda);
         evaluations++;
@@ -41,33 +36,14 @@ public static class OwlQn
 
         for (int iter = 1; iter <= options.MaxIterations; iter++)
         {
-            for (int i = 0; i < n; i++) d[i] = -pg[i];
-            for (int k = 0; k < stored; k++)
-            {
-                int idx = (head - 1 - k + m) % m;
-                double a = rho[idx] * Lbfgs.Dot(s[idx], d);
-                alphaBuf[idx] = a;
-                Lbfgs.Axpy(-a, y[idx], d);
-            }
-            if (stored > 0)
-            {
-                int last = (head - 1 + m) % m;
-                double gamma = Lbfgs.Dot(s[last], y[last]) / Lbfgs.Dot(y[last], y[last]);
-                for (int i = 0; i < n; i++) d[i] *= gamma;
-            }
-            for (int k = stored - 1; k >= 0; k--)
-            {
-                int idx = (head - 1 - k + m) % m;
-                double b = rho[idx] * Lbfgs.Dot(y[idx], d);
-                Lbfgs.Axpy(alphaBuf[idx] - b, s[idx], d);
-            }
+            history.Direction(pg, d);
             // Keep only components that agree in sign with the steepest descent direction −pg.
             for (int i = 0; i < n; i++)
                 if (lambda[i] > 0 && d[i] * pg[i] >= 0) d[i] = 0;
             double slope = Lbfgs.Dot(pg, d);
             if (!(slope < 0))
             {
-                stored = 0;
+                history.Clear();
                 for (int i = 0; i < n; i++) d[i] = -pg[i];
                 slope = -Lbfgs.Dot(pg, pg);
             }
@@ -92,16 +68,7 @@ public static class OwlQn
             }
             if (!accepted) return new MinimizationResult(F, pgInf, iter, evaluations, StopReason.LineSearchFailed);
 
-            var sk = s[head];
-            var yk = y[head];
-            for (int i = 0; i < n; i++) { sk[i] = xNew[i] - x[i]; yk[i] = gNew[i] - g[i]; }
-            double sy = Lbfgs.Dot(sk, yk);
-            if (sy > 2.220446049250313e-16 * Lbfgs.Dot(yk, yk))
-            {
-                rho[head] = 1.0 / sy;
-                head = (head + 1) % m;
-                stored = Math.Min(stored + 1, m);
-            }
+            history.Add(x, xNew, g, gNew);
 
             double FOld = F;
             xNew.CopyTo(x);
