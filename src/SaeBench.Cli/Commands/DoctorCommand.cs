@@ -1,10 +1,10 @@
 using System.CommandLine;
-using System.Diagnostics;
 using System.Numerics;
 using System.Runtime.Intrinsics;
 using System.Text.Json;
 using SaeBench.Compute.Backends;
 using SaeBench.Compute.Kernels;
+using SaeBench.Reporting.Rendering;
 
 namespace SaeBench.Cli.Commands;
 
@@ -90,25 +90,9 @@ public static class DoctorCommand
 
     private static string Yes(bool b) => b ? "yes" : "no";
 
-    /// <summary>Runs <c>TOOL --version</c>; null when the tool is missing or does not answer in time.</summary>
-    public static string? ToolVersion(string tool)
-    {
-        try
-        {
-            using var p = Process.Start(new ProcessStartInfo(tool, "--version")
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            });
-            if (p is null) return null;
-            var output = p.StandardOutput.ReadToEndAsync();
-            if (!p.WaitForExit(10_000)) { p.Kill(entireProcessTree: true); return null; }
-            return p.ExitCode == 0 ? output.Result.Trim() : null;
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            return null;
-        }
-    }
+    /// <summary>Runs <c>TOOL --version</c>; null when the tool is missing, fails or does not answer in time.</summary>
+    public static string? ToolVersion(string tool) =>
+        ProcessRunner.Run(tool, ["--version"], null, TimeSpan.FromSeconds(10)) is { ExitCode: 0, TimedOut: false } outcome
+            ? outcome.StandardOutput.Trim()
+            : null;
 }

@@ -6,7 +6,8 @@ namespace SaeBench.Reporting.Rendering;
 /// <summary>The outcome of a child process.</summary>
 public sealed record ProcessOutcome(int ExitCode, string StandardOutput, string StandardError, bool TimedOut);
 
-internal static class ProcessRunner
+/// <summary>Runs child programs (Node.js, npm, tool version probes) with a timeout, capturing both output streams.</summary>
+public static class ProcessRunner
 {
     /// <summary>Runs a program to completion (or kills it at the timeout). Null when it cannot be started (not installed).</summary>
     public static ProcessOutcome? Run(string file, IEnumerable<string> arguments, string? workingDirectory, TimeSpan timeout)
