@@ -43,6 +43,14 @@ public sealed class DictionaryLearningFormat : ICheckpointFormat
         }
     }
 
+    /// <summary>The storage dtype of the weight matrices (the first 2-d tensor), not of scalars such as <c>k</c> stored before them.</summary>
+    private static string WeightDtype(TorchZipCheckpoint source)
+    {
+        foreach (var name in source.Tensors.Keys)
+            if (source.TryDescribe(name, out var d) && d.Shape.Count == 2) return d.DType;
+        return "float32";
+    }
+
     private static CheckpointPlan Plan(CheckpointLayout layout, TorchZipCheckpoint source, JsonConfig? trainer)
     {
         var warnings = new List<string>();
@@ -53,7 +61,7 @@ public sealed class DictionaryLearningFormat : ICheckpointFormat
             warnings.Add($"no trainer.dict_class in {ConfigFile}: '{dictClass}' inferred from the tensor names");
         }
 
-        var config = new SaeConfig { Dtype = source.TryDescribe(source.Tensors.Keys.FirstOrDefault() ?? "", out var d0) ? d0.DType : "float32" };
+        var config = new SaeConfig { Dtype = WeightDtype(source) };
         if (trainer is not null)
         {
             config.ModelName = trainer.String("lm_name");
