@@ -45,12 +45,34 @@ public static class InspectCommand
             var options = new LoadOptions(AllowNonFinite: parse.GetValue(allowNonFinite),
                 Digests: parse.GetValue(noCache) ? null : CheckpointCommandSupport.Digests(context));
             var depth = parse.GetValue(quick) ? InspectDepth.Quick : InspectDepth.Full;
+            if (depth == InspectDepth.Full) AnnounceLongRead(context, full, options.Digests);
             var info = CheckpointCommandSupport.Guard(() => CheckpointLoader.Inspect(full, options, depth));
             if (parse.GetValue(json)) context.Out.WriteLine(JsonSerializer.Serialize(info, Json));
             else Print(context.Out, info);
             return ExitCodes.Success;
         });
         return command;
+    }
+
+    /// <summary>Files at least this large get a line on stderr before they are read (a full read takes seconds).</summary>
+    private const long AnnounceBytes = 256L << 20;
+
+    /// <summary>Says on stderr, before a read that takes a while, what is being read and how to avoid it next time.</summary>
+    private static void AnnounceLongRead(CliContext context, string path, CheckpointDigestCache? digests)
+    {
+        CheckpointLayout layout;
+        try
+        {
+            layout = CheckpointLoader.Detect(path);
+        }
+        catch (CheckpointFormatException)
+        {
+            return; // inspecting reports it properly
+        }
+        long bytes = layout.IdentityFiles.Sum(f => new FileInfo(f).Length);
+        if (bytes < AnnounceBytes || digests?.TryGet(layout)?.Scan is not null) return;
+        context.Error.WriteLine($"reading {Bytes(bytes)} once for the SHA-256 and the NaN/Inf scan" +
+                                (digests is null ? "" : " (remembered for the next inspect or run of these files)") + "; --quick reads no matrix");
     }
 
     private static void Print(TextWriter o, CheckpointInfo i)

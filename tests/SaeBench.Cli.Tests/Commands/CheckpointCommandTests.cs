@@ -87,6 +87,39 @@ public class CheckpointCommandTests
         Assert.Contains("sha256:        — (not read: --quick", quickText);
     }
 
+    [Fact]
+    public void Inspecting_a_large_checkpoint_says_what_it_reads_the_first_time_only()
+    {
+        using var dir = new TempDirectory();
+        using var cache = new TempDirectory();
+        const int dIn = 4096, dSae = 8192; // 256 MiB of zeros in a sparse file
+        File.WriteAllText(Path.Combine(dir.Path, "cfg.json"),
+            $"{{\"architecture\": \"relu\", \"d_in\": {dIn}, \"d_sae\": {dSae}, \"apply_b_dec_to_input\": true, \"metadata\": {{}}}}");
+        long m = 4L * dIn * dSae;
+        var header = System.Text.Encoding.UTF8.GetBytes(
+            $"{{\"W_enc\":{{\"dtype\":\"F32\",\"shape\":[{dIn},{dSae}],\"data_offsets\":[0,{m}]}}," +
+            $"\"W_dec\":{{\"dtype\":\"F32\",\"shape\":[{dSae},{dIn}],\"data_offsets\":[{m},{2 * m}]}}," +
+            $"\"b_enc\":{{\"dtype\":\"F32\",\"shape\":[{dSae}],\"data_offsets\":[{2 * m},{2 * m + 4 * dSae}]}}," +
+            $"\"b_dec\":{{\"dtype\":\"F32\",\"shape\":[{dIn}],\"data_offsets\":[{2 * m + 4 * dSae},{2 * m + 4 * dSae + 4 * dIn}]}}}}");
+        using (var stream = File.Create(Path.Combine(dir.Path, "sae_weights.safetensors")))
+        {
+            stream.Write(BitConverter.GetBytes((ulong)header.Length));
+            stream.Write(header);
+            stream.SetLength(8 + header.Length + 2 * m + 4 * dSae + 4 * dIn);
+        }
+
+        var (quickCode, _, quickError) = RunWithCache(cache.Path, "inspect", dir.Path, "--quick");
+        Assert.Equal(0, quickCode);
+        Assert.DoesNotContain("reading", quickError);
+        var (code, output, error) = RunWithCache(cache.Path, "inspect", dir.Path);
+        Assert.True(code == 0, error);
+        Assert.Contains("reading 256 MiB once for the SHA-256 and the NaN/Inf scan (remembered", error);
+        Assert.Contains("weights read:  all, now", output);
+        var (_, again, againError) = RunWithCache(cache.Path, "inspect", dir.Path);
+        Assert.Equal("", againError);
+        Assert.Contains("weights read:  none: remembered", again);
+    }
+
     [Theory]
     [MemberData(nameof(Checkpoints))]
     public void Encode_writes_the_expected_f_and_x_hat(string path)
