@@ -135,7 +135,8 @@ public static class FigureBuilder
     }
 
     /// <summary>Dictionary width (log₂ x) vs each headline metric: points per checkpoint, a line per
-    /// architecture through the mean at each width. Null when no checkpoint has a numeric width and a headline metric.</summary>
+    /// architecture through the mean at each width. Null when fewer than two widths have a headline metric: one width
+    /// scales nothing (a strip of points over a single tick says nothing the other figures do not).</summary>
     public static Figure? WidthScaling(ResultSet results, FigureOptions options)
     {
         var panels = new List<JsonNode>();
@@ -157,7 +158,7 @@ public static class FigureBuilder
             }
             if (rows.Count > 0) perMetric.Add((metric, rows));
         }
-        if (perMetric.Count == 0) return null;
+        if (perMetric.SelectMany(p => p.Rows).Select(r => (double)r["x"]!).Distinct().Count() < 2) return null;
         var architectures = perMetric.SelectMany(p => p.Rows).Select(r => (string)r["architecture"]!).Distinct().Order(StringComparer.Ordinal).ToList();
         foreach (var (metric, rows) in perMetric)
         {

@@ -127,6 +127,19 @@ public class FigureBuilderTests : IDisposable
     }
 
     [Fact]
+    public void One_width_gives_no_width_scaling_figure()
+    {
+        using var tmp = new TempDir();
+        foreach (var c in SmallRun.Saes.Where(c => c.Width == 256))
+            ResultFiles.Write(tmp.Path, "core", c, [ResultFiles.L0(8), ResultFiles.ExplainedVariance(0.9), ResultFiles.LossRecovered(0.95)]);
+        var oneWidth = ResultReader.Load(tmp.Path);
+        Assert.True(oneWidth.Checkpoints.Count(c => !c.IsBaseline) >= 2);
+        Assert.Null(FigureBuilder.WidthScaling(oneWidth, new FigureOptions()));
+        Assert.DoesNotContain(FigureBuilder.All(oneWidth, new FigureOptions()), f => f.Name == "width_scaling");
+        Assert.NotNull(FigureBuilder.WidthScaling(_set, new FigureOptions()));
+    }
+
+    [Fact]
     public void A_metric_nobody_measured_gives_no_figure_rather_than_an_error()
     {
         Assert.Null(FigureBuilder.L0Frontier(_set, Headline("absorption"), new FigureOptions()));
