@@ -32,7 +32,7 @@ public interface ISelectionOps
     /// <summary>
     /// Keeps each row's k largest entries; with <paramref name="relu"/> the kept negatives become 0 too (TopK SAEs);
     /// a <paramref name="bias"/> row (1 × cols) is added to every row first, fused into the same sweep. When
-    /// <paramref name="kept"/> is given it receives the kept entries on the host (k per row, ascending columns).
+    /// <paramref name="kept"/> is given (and k &lt; cols) it receives the kept entries on the host (k per row, ascending columns).
     /// </summary>
     void KeepRowTopK(ITensor matrix, int k, bool relu = false, ITensor? bias = null, SparseRows? kept = null);
     void KeepColumnTopM(ITensor matrix, int m);

@@ -75,8 +75,8 @@ public static class RowOps
     /// <summary>
     /// Keeps, in each row, the k largest entries (ties: lower index) and zeroes the rest; with <paramref name="relu"/>,
     /// kept negative entries become 0 as well (fused, so the matrix is not swept twice). Rows run in parallel. When
-    /// <paramref name="kept"/> is given, it receives each row's k kept entries (ascending column order), so that
-    /// consumers of a k-sparse code need not sweep the dense matrix again.
+    /// <paramref name="kept"/> is given and k &lt; cols, it receives each row's k kept entries (ascending column order),
+    /// so that consumers of a k-sparse code need not sweep the dense matrix again.
     /// </summary>
     public static void KeepRowTopK(Span<float> matrix, int rows, int cols, int k, bool relu = false, float[]? bias = null, SparseRows? kept = null)
     {
@@ -85,18 +85,9 @@ public static class RowOps
         kept?.Reset();
         if (k >= cols)
         {
+            // Everything is kept: a dense code, so there are no sparse entries to hand out (kept stays unset).
             if (bias is not null) AddRowVector(matrix[..(rows * cols)], cols, bias);
             if (relu) Relu(matrix[..(rows * cols)]);
-            if (kept is not null)
-            {
-                kept.UseFixedRows(rows, cols);
-                for (int r = 0; r < rows; r++)
-                for (int j = 0; j < cols; j++)
-                {
-                    kept.Index[r * cols + j] = j;
-                    kept.Value[r * cols + j] = matrix[r * cols + j];
-                }
-            }
             return;
         }
         kept?.UseFixedRows(rows, k);

@@ -30,7 +30,7 @@ public static class CheckpointAssembler
         HostMatrix Matrix(TensorBinding b, int rows, int cols)
         {
             var stored = b.Transposed ? new HostMatrix(cols, rows) : new HostMatrix(rows, cols);
-            plan.Source.Read(b.Name, 0, stored.Span);
+            ReadAll(plan.Source, b.Name, stored.Span);
             Check(b.Name, stored.Span);
             return b.Transposed ? stored.Transpose() : stored;
         }
@@ -71,15 +71,17 @@ public static class CheckpointAssembler
         {
             throw new CheckpointFormatException(plan.Layout.ConfigFile ?? file, null, e.Message);
         }
-        // Every byte was just read: remember the scan so that a later inspect need not read them again.
-        var scan = new CheckpointScan(SummaryStats.Of(sae.DecoderNorms()), found);
+        // Every byte was just read: remember the scan (of the weights as stored) so that a later inspect need not read them again.
+        var stored = new CheckpointScan(SummaryStats.Of(sae.DecoderNorms()), found);
         var digest = Remember(plan.Layout, options.Digests,
-            known => known?.Scan is not null ? known : new CheckpointDigest(known?.Sha256 ?? CheckpointHash.Compute(plan.Layout.IdentityFiles), scan));
+            known => known?.Scan is not null ? known : new CheckpointDigest(known?.Sha256 ?? CheckpointHash.Compute(plan.Layout.IdentityFiles), stored));
+        var reported = stored;
         if (options.FoldDecoderNorms)
         {
             try
             {
                 sae = sae.FoldDecoderNorms();
+                reported = stored with { DecoderNorms = SummaryStats.Of(sae.DecoderNorms()) }; // what the caller gets: unit rows
                 warnings.Add("decoder norms folded: decoder rows are unit-norm, codes are scaled by the original norms");
             }
             catch (InvalidOperationException e)
@@ -88,8 +90,7 @@ public static class CheckpointAssembler
             }
         }
 
-        var info = BuildInfo(plan, dIn, dSae, parameters.Threshold, digest with { Scan = scan with { DecoderNorms = SummaryStats.Of(sae.DecoderNorms()) } },
-            warnings, InspectScan.Full, bytesRead: -1);
+        var info = BuildInfo(plan, dIn, dSae, parameters.Threshold, digest with { Scan = reported }, warnings, InspectScan.Full, bytesRead: null);
         return new LoadedCheckpoint(sae, info);
     }
 
@@ -148,6 +149,14 @@ public static class CheckpointAssembler
         return BuildInfo(plan, dIn, dSae, threshold, digest, warnings, kind, source.BytesRead + hashed);
     }
 
+    /// <summary>Reads a whole tensor in slices of at most <see cref="StreamChunkElements"/> × 256 elements (readers take under 2 GB at a time).</summary>
+    private static void ReadAll(ITensorSource source, string name, Span<float> destination)
+    {
+        const int slice = StreamChunkElements * 256;
+        for (int start = 0; start < destination.Length; start += slice)
+            source.Read(name, start, destination.Slice(start, Math.Min(slice, destination.Length - start)));
+    }
+
     private static CheckpointDigest Remember(CheckpointLayout layout, CheckpointDigestCache? cache, Func<CheckpointDigest?, CheckpointDigest> complete) =>
         cache?.Update(layout, complete) ?? complete(null);
 
@@ -161,8 +170,10 @@ public static class CheckpointAssembler
         {
             source.TryDescribe(binding.Name, out var d);
             long total = d.ElementCount;
-            int rowLength = d.Shape.Count == 2 ? (int)d.Shape[1] : (int)Math.Max(1, total);
-            int rowsPerChunk = Math.Max(1, StreamChunkElements / Math.Max(1, rowLength));
+            // Whole rows per chunk (W_dec's norms are per row); a vector is rows of one element.
+            int rowLength = d.Shape.Count == 2 ? (int)Math.Max(1, d.Shape[1]) : 1;
+            if (rowLength > chunk.Length) chunk = new float[rowLength];
+            int rowsPerChunk = Math.Max(1, chunk.Length / rowLength);
             for (long start = 0; start < total; start += (long)rowsPerChunk * rowLength)
             {
                 int n = (int)Math.Min((long)rowsPerChunk * rowLength, total - start);
@@ -192,7 +203,7 @@ public static class CheckpointAssembler
     }
 
     private static CheckpointInfo BuildInfo(CheckpointPlan plan, int dIn, int dSae, float[]? threshold, CheckpointDigest? digest,
-        List<string> warnings, InspectScan scan, long bytesRead) => new()
+        List<string> warnings, InspectScan scan, long? bytesRead) => new()
     {
         Path = plan.Layout.Path,
         Format = plan.Layout.Format,
@@ -215,7 +226,7 @@ public static class CheckpointAssembler
         Sha256 = digest?.Sha256,
         NonFinite = digest?.Scan?.NonFinite.ToDictionary(p => p.Key, p => p.Value.Count) ?? new Dictionary<string, long>(),
         Scan = scan,
-        BytesRead = bytesRead < 0 ? null : bytesRead,
+        BytesRead = bytesRead,
         Warnings = warnings,
     };
 

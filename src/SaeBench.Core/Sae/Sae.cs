@@ -125,17 +125,17 @@ public sealed class Sae
     public void Encode(ComputeBackend backend, HostMatrix x, HostMatrix f, SparseRows? nonzeros)
     {
         nonzeros?.Reset();
-        Encode(backend, x, f, nonzeros, out bool filled);
-        if (nonzeros is not null && !filled && x.Rows > 0 && nonzeros.MaxRows >= x.Rows)
+        EncodeInto(backend, x, f, nonzeros);
+        if (nonzeros is { IsSet: false } && x.Rows > 0 && nonzeros.MaxRows >= x.Rows)
             nonzeros.TryCompress(f, SparseEntryLimit(f));
     }
 
     /// <summary>Encodes a batch: <paramref name="x"/> tokens × d_in → <paramref name="f"/> tokens × d_sae (overwritten).</summary>
-    public void Encode(ComputeBackend backend, HostMatrix x, HostMatrix f) => Encode(backend, x, f, null, out _);
+    public void Encode(ComputeBackend backend, HostMatrix x, HostMatrix f) => EncodeInto(backend, x, f, null);
 
-    private void Encode(ComputeBackend backend, HostMatrix x, HostMatrix f, SparseRows? nonzeros, out bool filled)
+    /// <summary>The encoder; a TopK selection also fills <paramref name="kept"/> when it has room.</summary>
+    private void EncodeInto(ComputeBackend backend, HostMatrix x, HostMatrix f, SparseRows? kept)
     {
-        filled = false;
         var p = Parameters;
         if (x.Cols != DIn) throw new ArgumentException($"Input has {x.Cols} columns, the SAE expects d_in = {DIn}.");
         if (f.Rows != x.Rows || f.Cols != DSae) throw new ArgumentException($"Code buffer is {f.Rows}×{f.Cols}, expected {x.Rows}×{DSae}.");
@@ -170,9 +170,8 @@ public sealed class Sae
             if (Architecture == SaeArchitectures.TopK)
             {
                 // bias, top-k and ReLU in one sweep over the code; the kept entries come out as they are chosen
-                bool keep = nonzeros is not null && nonzeros.MaxRows >= f.Rows && nonzeros.Capacity >= (long)f.Rows * Math.Min(p.K!.Value, DSae);
-                backend.Selection.KeepRowTopK(f, p.K!.Value, relu: true, bias: Vector(p.BEnc), kept: keep ? nonzeros : null);
-                filled = keep;
+                bool room = kept is not null && kept.MaxRows >= f.Rows && kept.Capacity >= (long)f.Rows * p.K!.Value;
+                backend.Selection.KeepRowTopK(f, p.K!.Value, relu: true, bias: Vector(p.BEnc), kept: room ? kept : null);
                 return;
             }
             backend.Activations.AddRowVector(f, Vector(p.BEnc));

@@ -101,6 +101,19 @@ public class CheckpointDigestCacheTests
     }
 
     [Fact]
+    public void Rows_longer_than_the_streaming_chunk_are_scanned_whole()
+    {
+        using var dir = new TempDir();
+        const int dIn = 2, dSae = (1 << 20) + 8; // W_enc rows and b_enc longer than the 2^20-element chunk
+        var path = SparseCheckpoint(dir, dIn, dSae);
+        var info = CheckpointLoader.Inspect(path);
+        Assert.Equal(InspectScan.Full, info.Scan);
+        Assert.Equal(dSae, info.DecoderNorms!.Count);
+        Assert.Equal(2L * 4 * dIn * dSae + 4L * (dIn + dSae) + new FileInfo(dir.File("sae_weights.safetensors")).Length
+                     + new FileInfo(dir.File("cfg.json")).Length, info.BytesRead);
+    }
+
+    [Fact]
     public void A_cached_inspection_reports_exactly_what_a_fresh_read_reports()
     {
         using var dir = new TempDir();
