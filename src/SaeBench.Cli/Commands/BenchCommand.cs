@@ -48,9 +48,9 @@ public static class BenchCommand
                 IGemm gemm;
                 try
                 {
-                    gemm = CpuBackend.Create(new CpuBackendOptions(CpuBackendOptions.ParseGemm(name))).Gemm;
+                    gemm = CheckpointCommandSupport.Backend(context, name).Gemm;
                 }
-                catch (InvalidOperationException e)
+                catch (UserInputException e)
                 {
                     context.Error.WriteLine($"{name}: {e.Message}");
                     status = ExitCodes.Failed;

@@ -33,8 +33,27 @@ internal static class CheckpointCommandSupport
         new(Path.Combine(RepositoryPaths.CacheDirectory(ModelsCommand.Options(context) with { WorkingDirectory = workingDirectory ?? context.WorkingDirectory }),
             DigestFolder));
 
-    public static ComputeBackend Backend(CliContext context) =>
-        CpuBackend.Create(new CpuBackendOptions(
-            CpuBackendOptions.ParseGemm(context.Environment(CpuBackendOptions.GemmEnvironmentVariable)),
-            OpenBlasLibrary: context.Environment(CpuBackendOptions.OpenBlasEnvironmentVariable)));
+    /// <summary>
+    /// The CPU backend every command uses: the GEMM from <paramref name="gemm"/> (a --gemm value) or else
+    /// $SAEBENCH_GEMM, and the OpenBLAS library named by $SAEBENCH_OPENBLAS. A bad name, or OpenBLAS requested but
+    /// missing, is bad input (exit code 2), never a crash.
+    /// </summary>
+    public static ComputeBackend Backend(CliContext context, string? gemm = null)
+    {
+        string? name = gemm ?? context.Environment(CpuBackendOptions.GemmEnvironmentVariable);
+        string source = gemm is not null ? "--gemm" : "$" + CpuBackendOptions.GemmEnvironmentVariable;
+        try
+        {
+            return CpuBackend.Create(new CpuBackendOptions(CpuBackendOptions.ParseGemm(name),
+                OpenBlasLibrary: context.Environment(CpuBackendOptions.OpenBlasEnvironmentVariable)));
+        }
+        catch (ArgumentException e)
+        {
+            throw new UserInputException($"{source}: {e.Message}", e);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new UserInputException($"{source}: {e.Message}", e);
+        }
+    }
 }

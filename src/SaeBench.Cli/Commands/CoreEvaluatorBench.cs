@@ -32,10 +32,12 @@ internal static class CoreEvaluatorBench
         command.SetAction(parse =>
         {
             int D = parse.GetValue(d), F = parse.GetValue(f), K = parse.GetValue(k), T = parse.GetValue(tokens), B = parse.GetValue(batch);
+            if (D <= 0 || F <= 0 || T <= 0 || B <= 0 || K <= 0 || K > F)
+                throw new UserInputException($"--d, --f, --tokens and --batch-rows must be positive and 0 < --k ≤ --f (got {D}, {F}, {T}, {B}, k {K}).");
             var backend = CheckpointCommandSupport.Backend(context);
-            var x = BenchCommand.Random(T, D, 1);
-            var wEnc = BenchCommand.Random(D, F, 2);
-            var wDec = wEnc.Transpose();
+            using var x = BenchCommand.Random(T, D, 1);
+            using var wEnc = BenchCommand.Random(D, F, 2);
+            using var wDec = wEnc.Transpose();
             var sae = new Sae("topk", new SaeParameters { WEnc = wEnc, BEnc = new float[F], WDec = wDec, BDec = new float[D], K = K });
             var model = new InMemoryModel(x);
             using var c = HostMatrix.Rent(B, F, clear: false);

@@ -51,10 +51,16 @@ public static class DoctorCommand
     {
         bool found = OpenBlas.TryLoad(context.Environment(CpuBackendOptions.OpenBlasEnvironmentVariable), out var lib, out var reason);
         var forced = context.Environment(CpuBackendOptions.GemmEnvironmentVariable) ?? "";
-        var choice = CpuBackendOptions.ParseGemm(forced);
-        var backend = choice == GemmChoice.Managed || !found
-            ? "cpu: managed GEMM (Vector256 tiled)" + (found ? $" — forced by {CpuBackendOptions.GemmEnvironmentVariable}" : " — fallback, OpenBLAS missing")
-            : $"cpu: OpenBLAS ({lib!.LibraryName})";
+        string backend;
+        try
+        {
+            // Ask the backend the commands would get rather than guess it.
+            backend = "cpu, GEMM: " + CheckpointCommandSupport.Backend(context).Gemm.Name + (found ? "" : " — fallback, OpenBLAS missing");
+        }
+        catch (UserInputException e)
+        {
+            backend = "unusable: " + e.Message;
+        }
         CudaBackend.TryCreate(out _, out var cuda);
         return new DoctorReport(
             backend,

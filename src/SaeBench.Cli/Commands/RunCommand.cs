@@ -157,10 +157,9 @@ public static class RunCommand
             case "cpu":
                 return CheckpointCommandSupport.Backend(context);
             case "cpu-managed":
-                return CpuBackend.Create(new CpuBackendOptions(GemmChoice.Managed));
+                return CheckpointCommandSupport.Backend(context, "managed");
             case "cpu-openblas":
-                try { return CpuBackend.Create(new CpuBackendOptions(GemmChoice.OpenBlas)); }
-                catch (InvalidOperationException e) { throw new UserInputException(e.Message); }
+                return CheckpointCommandSupport.Backend(context, "openblas");
             case "cuda":
                 return CudaBackend.TryCreate(out var cuda, out var reason) ? cuda! : throw new UserInputException(reason);
             default:

@@ -45,15 +45,7 @@ public static class TrainCommand
             throw new UserInputException(e.Message + (e.Field == "file" ? $" Built-in suites: {string.Join(", ", BuiltInSuites.Names)}." : ""), e);
         }
 
-        ComputeBackend backend;
-        try
-        {
-            backend = CpuBackend.Create(new CpuBackendOptions(CpuBackendOptions.ParseGemm(gemmName ?? context.Environment(CpuBackendOptions.GemmEnvironmentVariable))));
-        }
-        catch (ArgumentException e)
-        {
-            throw new UserInputException("--gemm: " + e.Message, e);
-        }
+        var backend = CheckpointCommandSupport.Backend(context, gemmName);
 
         var options = ModelsCommand.Options(context, hook);
         var model = ModelsCommand.Open(modelSpec ?? suite.Model ?? ModelCatalog.DefaultSpec, options);

@@ -32,9 +32,35 @@ public class DoctorCommandTests
         var env = new Dictionary<string, string> { ["SAEBENCH_OPENBLAS"] = "/nonexistent/libopenblas.so.0" };
         var (code, output, _) = Run(env, "doctor");
         Assert.Equal(0, code);
-        Assert.Contains("managed GEMM", output);
+        Assert.Contains("GEMM: managed", output);
         Assert.Contains("fallback", output);
         Assert.Contains("apt-get install libopenblas0-pthread", output);
+    }
+
+    [Fact]
+    public void A_bad_gemm_name_is_reported_by_doctor_and_refused_as_bad_input_elsewhere()
+    {
+        var env = new Dictionary<string, string> { ["SAEBENCH_GEMM"] = "cublas" };
+        var (code, output, _) = Run(env, "doctor");
+        Assert.Equal(0, code);
+        Assert.Contains("unusable: $SAEBENCH_GEMM: Unknown GEMM 'cublas'", output);
+        var (benchCode, _, benchError) = Run(env, "bench", "core", "--d", "8", "--f", "16", "--k", "2", "--tokens", "8", "--batch-rows", "8");
+        Assert.Equal(ExitCodes.BadInput, benchCode);
+        Assert.Contains("Unknown GEMM 'cublas'", benchError);
+        Assert.DoesNotContain("   at ", benchError);
+    }
+
+    [Theory]
+    [InlineData("--batch-rows", "0")]
+    [InlineData("--k", "17")]
+    [InlineData("--tokens", "-1")]
+    public void Bench_core_refuses_sizes_that_cannot_work(string option, string value)
+    {
+        var sizes = new Dictionary<string, string> { ["--d"] = "8", ["--f"] = "16", ["--k"] = "2", ["--tokens"] = "8", ["--batch-rows"] = "8" };
+        sizes[option] = value;
+        var (code, _, error) = Run(null, ["bench", "core", .. sizes.SelectMany(p => new[] { p.Key, p.Value })]);
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Contains("must be", error);
     }
 
     [Fact]
