@@ -105,11 +105,11 @@ public static class ReportBuilder
     /// <summary>Writes through a temporary file in the same folder and renames, so readers never see half a file.</summary>
     private static void WriteAtomic(string outDir, string relative, Action<TextWriter> write, List<string> files)
     {
-        var path = Path.Combine(outDir, relative);
-        var tmp = path + $".{Guid.NewGuid():N}.tmp";
-        using (var w = new StreamWriter(tmp, false, new System.Text.UTF8Encoding(false)))
+        Core.Results.AtomicFile.Write(Path.Combine(outDir, relative), stream =>
+        {
+            using var w = new StreamWriter(stream, new System.Text.UTF8Encoding(false), leaveOpen: true);
             write(w);
-        File.Move(tmp, path, overwrite: true);
+        });
         files.Add(relative.Replace(Path.DirectorySeparatorChar, '/'));
     }
 

@@ -57,9 +57,7 @@ public static class NativeCheckpointWriter
 
         SafetensorsWriter.Write(Path.Combine(directory, SaeLensFormat.WeightsFile), tensors,
             new Dictionary<string, string> { ["format"] = "pt" });
-        string cfgPath = Path.Combine(directory, SaeLensFormat.ConfigFile);
-        string temp = cfgPath + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp";
-        File.WriteAllText(temp, cfg.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
-        File.Move(temp, cfgPath, overwrite: true);
+        Results.AtomicFile.WriteAllText(Path.Combine(directory, SaeLensFormat.ConfigFile),
+            cfg.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
     }
 }

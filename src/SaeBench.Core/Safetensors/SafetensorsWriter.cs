@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using SaeBench.Compute.Tensors;
+using SaeBench.Core.Results;
 
 namespace SaeBench.Core.Safetensors;
 
@@ -106,25 +107,14 @@ public static class SafetensorsWriter
         }
         while (header.Length % 8 != 0) header.WriteByte((byte)' ');
 
-        string directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        Directory.CreateDirectory(directory);
-        string temp = Path.Combine(directory, "." + Path.GetFileName(path) + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp");
-        try
+        AtomicFile.Write(path, stream =>
         {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
-            {
-                Span<byte> prefix = stackalloc byte[8];
-                System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)header.Length);
-                stream.Write(prefix);
-                header.Position = 0;
-                header.CopyTo(stream);
-                foreach (var t in tensors) stream.Write(t.Bytes);
-            }
-            File.Move(temp, path, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp)) File.Delete(temp);
-        }
+            Span<byte> prefix = stackalloc byte[8];
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)header.Length);
+            stream.Write(prefix);
+            header.Position = 0;
+            header.CopyTo(stream);
+            foreach (var t in tensors) stream.Write(t.Bytes);
+        });
     }
 }

@@ -110,8 +110,8 @@ public static class ComparisonWriter
         Directory.CreateDirectory(outDir);
         var md = Path.Combine(outDir, MarkdownFile);
         var json = Path.Combine(outDir, JsonFile);
-        File.WriteAllText(md, Markdown(cmp));
-        File.WriteAllText(json, Json(cmp));
+        Core.Results.AtomicFile.WriteAllText(md, Markdown(cmp));
+        Core.Results.AtomicFile.WriteAllText(json, Json(cmp));
         return [md, json];
     }
 
