@@ -21,8 +21,9 @@ public sealed class ReconstructionAccumulator
     private long _n;
 
     private double _sse, _l0, _l1, _cos, _normIn, _normOut, _ratio, _xhat2, _xDotXhat;
-    private readonly long[] _positive;
-    private readonly long[] _nonZero;
+    // Per-latent positive counts, one array per parallel chunk (at most 8), summed when the result is asked for:
+    // integer counts, so the sum is exact whatever the chunking.
+    private readonly long[][] _positive = new long[MaxChunks][];
 
     // explained_variance_legacy: tokens regrouped into fixed batches of _legacyBatch in arrival order.
     private readonly float[] _legacyX;
@@ -38,8 +39,7 @@ public sealed class ReconstructionAccumulator
         _f = dSae;
         _legacyBatch = legacyBatchTokens;
         _mean = new double[dModel];
-        _positive = new long[dSae];
-        _nonZero = new long[dSae];
+        for (int c = 0; c < MaxChunks; c++) _positive[c] = new long[dSae];
         _legacyX = new float[legacyBatchTokens * dModel];
         _legacyErr = new double[legacyBatchTokens];
     }
@@ -47,7 +47,20 @@ public sealed class ReconstructionAccumulator
     public long Tokens => _n;
 
     /// <summary>Fraction of tokens on which each latent is positive (ρ_j).</summary>
-    public double[] Densities() => _positive.Select(c => _n == 0 ? 0.0 : (double)c / _n).ToArray();
+    public double[] Densities()
+    {
+        var rho = new double[_f];
+        if (_n == 0) return rho;
+        for (int j = 0; j < _f; j++)
+        {
+            long count = 0;
+            for (int c = 0; c < MaxChunks; c++) count += _positive[c][j];
+            rho[j] = (double)count / _n;
+        }
+        return rho;
+    }
+
+    private const int MaxChunks = 8;
 
     /// <summary>
     /// Adds a batch. <paramref name="nonzeros"/>, when set, are <paramref name="f"/>'s stored entries: the sparsity
@@ -78,29 +91,20 @@ public sealed class ReconstructionAccumulator
         int rows = x.Rows;
         var validRows = valid.ToArray();
         var stats = new double[rows * RowStat.Count];
-        int chunks = rows >= 512 ? Math.Min(8, rows / 256) : 1;
-        var nonZero = new long[chunks][];
-        var positive = new long[chunks][];
+        int chunks = rows >= 512 ? Math.Min(MaxChunks, rows / 256) : 1;
         Parallel.For(0, chunks, c =>
         {
-            var nz = nonZero[c] = new long[_f];
-            var pos = positive[c] = new long[_f];
+            var pos = _positive[c];
             int r0 = (int)((long)rows * c / chunks), r1 = (int)((long)rows * (c + 1) / chunks);
             for (int r = r0; r < r1; r++)
                 if (validRows[r])
                 {
                     var st = stats.AsSpan(r * RowStat.Count, RowStat.Count);
                     ReconstructionStatistics(x.Row(r), xHat.Row(r), bMean, st);
-                    if (nonzeros is null) CodeStatistics(f.Row(r), st, nz, pos);
-                    else CodeStatistics(nonzeros.RowIndices(r), nonzeros.RowValues(r), st, nz, pos);
+                    if (nonzeros is null) CodeStatistics(f.Row(r), st, pos);
+                    else CodeStatistics(nonzeros.RowIndices(r), nonzeros.RowValues(r), st, pos);
                 }
         });
-        for (int c = 0; c < chunks; c++)
-        for (int j = 0; j < _f; j++)
-        {
-            _nonZero[j] += nonZero[c][j];
-            _positive[j] += positive[c][j];
-        }
 
         for (int r = 0; r < rows; r++)
         {
@@ -161,7 +165,7 @@ public sealed class ReconstructionAccumulator
     }
 
     /// <summary>L0, L1 and per-latent counts of one dense code row.</summary>
-    private void CodeStatistics(ReadOnlySpan<float> fr, Span<double> st, long[] nonZero, long[] positive)
+    private void CodeStatistics(ReadOnlySpan<float> fr, Span<double> st, long[] positive)
     {
         int l0 = 0;
         double l1 = 0;
@@ -177,7 +181,6 @@ public sealed class ReconstructionAccumulator
             if (v == 0f) continue;
             l0++;
             l1 += Math.Abs(v);
-            nonZero[j]++;
             if (v > 0f) positive[j]++;
         }
         st[RowStat.L0] = l0;
@@ -185,7 +188,7 @@ public sealed class ReconstructionAccumulator
     }
 
     /// <summary>The same statistics from a row's stored entries (ascending columns, so L1 sums in the same order).</summary>
-    private static void CodeStatistics(ReadOnlySpan<int> index, ReadOnlySpan<float> value, Span<double> st, long[] nonZero, long[] positive)
+    private static void CodeStatistics(ReadOnlySpan<int> index, ReadOnlySpan<float> value, Span<double> st, long[] positive)
     {
         int l0 = 0;
         double l1 = 0;
@@ -195,7 +198,6 @@ public sealed class ReconstructionAccumulator
             if (v == 0f) continue;
             l0++;
             l1 += Math.Abs(v);
-            nonZero[index[e]]++;
             if (v > 0f) positive[index[e]]++;
         }
         st[RowStat.L0] = l0;
