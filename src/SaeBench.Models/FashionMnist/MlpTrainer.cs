@@ -18,8 +18,9 @@ public sealed record MlpTrainingConfig
     public int TrainExamples { get; init; }
 
     /// <summary>A canonical text of every field, for hashing.</summary>
-    public string Canonical() =>
-        $"hidden=[{string.Join(',', Hidden)}];epochs={Epochs};batch={BatchSize};lr={LearningRate:R};seed={Seed};n={TrainExamples}";
+    /// <summary>The cache identity of the configuration; culture-invariant, so a comma-decimal locale does not retrain.</summary>
+    public string Canonical() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"hidden=[{string.Join(',', Hidden)}];epochs={Epochs};batch={BatchSize};lr={LearningRate:R};seed={Seed};n={TrainExamples}");
 
     public void Validate()
     {

@@ -40,6 +40,27 @@ public sealed class MlpTrainingTests(FashionMnistFixture fixture) : IClassFixtur
         mlp.Parameters().SelectMany(p => p.Values.ToArray().SelectMany(BitConverter.GetBytes)).ToArray();
 
     [Fact]
+    public void The_weights_cache_key_does_not_depend_on_the_culture()
+    {
+        var config = new MlpTrainingConfig { LearningRate = 0.05 };
+        var previous = System.Globalization.CultureInfo.CurrentCulture;
+        try
+        {
+            System.Globalization.CultureInfo.CurrentCulture = System.Globalization.CultureInfo.InvariantCulture;
+            string invariant = config.Canonical();
+            var comma = (System.Globalization.CultureInfo)System.Globalization.CultureInfo.InvariantCulture.Clone();
+            comma.NumberFormat.NumberDecimalSeparator = ","; // as de-DE (the test host may run without ICU cultures)
+            System.Globalization.CultureInfo.CurrentCulture = comma;
+            Assert.Equal(invariant, config.Canonical());
+            Assert.Contains("lr=0.05;", invariant);
+        }
+        finally
+        {
+            System.Globalization.CultureInfo.CurrentCulture = previous;
+        }
+    }
+
+    [Fact]
     public void Same_seed_gives_byte_identical_weights_and_another_seed_does_not()
     {
         var a = MlpTrainer.Train(fixture.Data, Small);
