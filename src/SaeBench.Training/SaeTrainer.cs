@@ -73,7 +73,7 @@ public sealed class SaeTrainer(ComputeBackend backend)
         Dictionary<string, double> stats;
         double elapsedBefore = 0;
         if (run.StateFile is not null && File.Exists(run.StateFile)
-            && TrainingStateFile.Load(run.StateFile, objective.CreateParameters) is { } snap && snap.OptionsHash == optionsHash)
+            && TrainingStateFile.Load(run.StateFile, optionsHash, objective.CreateParameters) is { } snap)
         {
             (p, adam, state, inputScale, stats, elapsedBefore) = (snap.Parameters, snap.Optimizer, snap.State, snap.InputScale, snap.Statistics, snap.ElapsedSeconds);
             stream.Seek(snap.Cursor);

@@ -86,8 +86,10 @@ public static class TrainingStateFile
     }
 
     /// <summary>Reads a snapshot; <paramref name="createParameters"/> makes the parameter set of the objective.
-    /// Throws <see cref="InvalidDataException"/> naming the file when it is not a complete state file.</summary>
-    public static TrainingSnapshot Load(string path, Func<ParameterSet> createParameters)
+    /// Null when the file was written for other options (<paramref name="optionsHash"/>): such a file is not resumed
+    /// from, whatever its shapes. Throws <see cref="InvalidDataException"/> naming the file when it is not a complete
+    /// state file.</summary>
+    public static TrainingSnapshot? Load(string path, string optionsHash, Func<ParameterSet> createParameters)
     {
         try
         {
@@ -96,6 +98,7 @@ public static class TrainingStateFile
             int len = r.ReadInt32();
             if (len <= 0 || len > 10_000_000) throw new InvalidDataException($"header length {len}");
             var header = JsonNode.Parse(r.ReadBytes(len))!.AsObject();
+            if (header["options_hash"]!.GetValue<string>() != optionsHash) return null;
             var p = createParameters();
             var adam = new Adam(p) { Updates = header["adam_updates"]!.GetValue<long>() };
             var state = new ObjectiveState(p.DSae)
@@ -131,7 +134,7 @@ public static class TrainingStateFile
             var cursor = header["cursor"]!.AsArray();
             return new TrainingSnapshot
             {
-                OptionsHash = header["options_hash"]!.GetValue<string>(),
+                OptionsHash = optionsHash,
                 InputScale = header["input_scale"]!.GetValue<float>(),
                 Cursor = new StreamCursor(cursor[0]!.GetValue<long>(), cursor[1]!.GetValue<int>(), cursor[2]!.GetValue<int>()),
                 Parameters = p,

@@ -58,8 +58,8 @@ public sealed class TrainerTests : IDisposable
         var progress = new Callback(p => { if (p.Step == 33) cts.Cancel(); });
         Assert.Throws<OperationCanceledException>(() => new SaeTrainer(Managed).Train(source, options,
             new TrainingRun { StateFile = state, Progress = progress, ProgressEvery = 1, Cancellation = cts.Token }));
-        var snapshot = TrainingStateFile.Load(state, () => ObjectiveFactory.Create(options, 16, Managed).CreateParameters());
-        Assert.Equal(20, snapshot.State.Step);
+        var snapshot = TrainingStateFile.Load(state, SaeTrainer.HashOptions(options, 16), () => ObjectiveFactory.Create(options, 16, Managed).CreateParameters());
+        Assert.Equal(20, snapshot!.State.Step);
         var resumed = new SaeTrainer(Managed).Train(source, options, new TrainingRun { StateFile = state });
         AssertSameWeights(full.Parameters, resumed.Parameters, "batchtopk");
     }
@@ -77,11 +77,23 @@ public sealed class TrainerTests : IDisposable
     }
 
     [Fact]
+    public void A_state_file_of_another_shape_is_not_resumed_from_and_does_not_fail()
+    {
+        var source = MemorySource.Sparse(1000, 16, 40, seed: 13);
+        string state = Path.Combine(_dir, "other-shape.state");
+        new SaeTrainer(Managed).Train(source, Small("topk"), new TrainingRun { StateFile = state, StopAfterStep = 30 });
+        var other = Small("gated") with { Width = 24 };
+        var fresh = new SaeTrainer(Managed).Train(source, other);
+        var viaState = new SaeTrainer(Managed).Train(source, other, new TrainingRun { StateFile = state });
+        AssertSameWeights(fresh.Parameters, viaState.Parameters, "gated");
+    }
+
+    [Fact]
     public void A_corrupt_state_file_is_reported_with_its_path()
     {
         string state = Path.Combine(_dir, "bad.state");
         File.WriteAllBytes(state, "SAEBTRN1\u0005\0\0\0{bad"u8.ToArray());
-        var e = Assert.Throws<InvalidDataException>(() => TrainingStateFile.Load(state, () => new ParameterSet(1, 1)));
+        var e = Assert.Throws<InvalidDataException>(() => TrainingStateFile.Load(state, "any", () => new ParameterSet(1, 1)));
         Assert.Contains(state, e.Message);
     }
 
