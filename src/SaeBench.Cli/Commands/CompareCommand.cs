@@ -28,7 +28,7 @@ public static class CompareCommand
         var command = new Command("compare",
             "Compare two runs checkpoint x evaluator x metric using each metric's higher-is-better direction (metrics with no " +
             "direction are informational). Lists checkpoints present in one run only. A job done in BASELINE and failed in " +
-            "CANDIDATE, or a directional metric that became undefined, is a regression. Exit 1 when anything regressed, 0 otherwise, 2 for bad input.")
+            "CANDIDATE or missing from it (checkpoint present in both), or a directional metric that became undefined, is a regression. Exit 1 when anything regressed, 0 otherwise, 2 for bad input.")
         {
             baseline, candidate, tolerance, absolute, outDir,
         };
@@ -56,7 +56,7 @@ public static class CompareCommand
             foreach (var m in regressions)
                 context.Out.WriteLine($"REGRESSED {m.CheckpointId} {m.EvalTypeId}/{m.MetricId}: {Fmt(m.Baseline)} → {Fmt(m.Candidate)}");
             foreach (var s in cmp.StatusChanges.Where(s => s.IsRegression))
-                context.Out.WriteLine($"REGRESSED {s.CheckpointId} {s.EvalTypeId}: {s.BaselineStatus} → {s.CandidateStatus} ({s.CandidateError})");
+                context.Out.WriteLine($"REGRESSED {s.CheckpointId} {s.EvalTypeId}: {s.BaselineStatus} → {s.CandidateStatus}{(s.CandidateError is null ? "" : $" ({s.CandidateError})")}");
             foreach (var id in cmp.OnlyInBaseline) context.Out.WriteLine($"baseline only: {id}");
             foreach (var id in cmp.OnlyInCandidate) context.Out.WriteLine($"candidate only: {id}");
             context.Out.WriteLine($"compare: {cmp.Metrics.Count} metric(s) compared, {regressions.Count} regressed; wrote {string.Join(", ", files)}");

@@ -64,13 +64,17 @@ public sealed record RunComparison(
 {
     public IEnumerable<MetricDiff> Regressions => Metrics.Where(m => m.Status == DiffStatus.Regressed);
 
-    /// <summary>True when any metric regressed beyond tolerance or any job went from done to failed.</summary>
+    /// <summary>True when any metric regressed beyond tolerance, or any job done in the baseline failed or has no result in
+    /// the candidate (for a checkpoint both runs have).</summary>
     public bool HasRegressions => Regressions.Any() || StatusChanges.Any(s => s.IsRegression);
 }
 
 /// <summary>Compares two runs checkpoint × evaluator × metric, using each metric's higher-is-better direction.</summary>
 public static class RunComparer
 {
+    /// <summary>The candidate status of a job done in the baseline that has no (readable) result in the candidate.</summary>
+    public const string MissingStatus = "missing";
+
     public static RunComparison Compare(ResultSet baseline, ResultSet candidate, ComparisonOptions options)
     {
         var baseIds = baseline.Checkpoints.Select(c => c.Id).ToHashSet(StringComparer.Ordinal);
@@ -92,6 +96,10 @@ public static class RunComparer
                 if (b is not null && c is not null && b.Status != c.Status)
                     statuses.Add(new StatusChange(id, eval, b.Status, c.Status, c.Error,
                         IsRegression: b.Status == ResultStatus.Done && c.Status == ResultStatus.Failed));
+                else if (b is { Status: ResultStatus.Done } && c is null)
+                    // The checkpoint is in both runs but this evaluation has no readable result in the candidate: a
+                    // broken nightly run must not pass as "metrics removed".
+                    statuses.Add(new StatusChange(id, eval, b.Status, MissingStatus, null, IsRegression: true));
                 var metricIds = (b?.Metrics ?? []).Concat(c?.Metrics ?? []).Select(m => m.Descriptor.Id).Distinct();
                 foreach (var metricId in metricIds)
                 {

@@ -106,4 +106,20 @@ public class RunComparerTests
         Assert.Contains("- candidate only: `only-cand`", md);
         Assert.Contains("| x | core | done | failed | yes | NaN in decoder |", md);
     }
+
+    [Fact]
+    public void A_job_done_in_the_baseline_and_missing_from_the_candidate_is_a_regression()
+    {
+        using var tmp = new TempDir();
+        var a = tmp.Sub("a");
+        var b = tmp.Sub("b");
+        var x = new Ckpt("x", "topk", 256);
+        Write(a, "core", x, [L0(10), ExplainedVariance(0.9)]);
+        Write(a, "mdl", x, [DescriptionLength(100)]);
+        Write(b, "core", x, [L0(10), ExplainedVariance(0.9)]);
+        var cmp = RunComparer.Compare(ResultReader.Load(a), ResultReader.Load(b), new ComparisonOptions());
+        var s = Assert.Single(cmp.StatusChanges);
+        Assert.Equal(("x", "mdl", "done", RunComparer.MissingStatus, true), (s.CheckpointId, s.EvalTypeId, s.BaselineStatus, s.CandidateStatus, s.IsRegression));
+        Assert.True(cmp.HasRegressions);
+    }
 }
