@@ -54,11 +54,14 @@ public static class ResultReader
         return new ResultSet(root, results, problems, manifest);
     }
 
-    /// <summary><c>manifest.json</c> next to any <c>eval_results</c> folder (one per shard), merged.</summary>
+    /// <summary>
+    /// The run manifests next to any <c>eval_results</c> folder, merged: <c>manifest.json</c> and the shards'
+    /// <c>manifest.shard-i-of-n.json</c> (<see cref="Core.Running.RunManifest.FileName"/>).
+    /// </summary>
     private static RunManifest? LoadManifests(string root, List<ResultProblem> problems)
     {
         var manifests = new List<RunManifest>();
-        var paths = Directory.EnumerateFiles(root, "manifest.json", SearchOption.AllDirectories)
+        var paths = Directory.EnumerateFiles(root, "manifest*.json", SearchOption.AllDirectories)
             .Where(p => Directory.Exists(Path.Combine(Path.GetDirectoryName(p)!, "eval_results")))
             .Order(StringComparer.Ordinal);
         foreach (var path in paths)

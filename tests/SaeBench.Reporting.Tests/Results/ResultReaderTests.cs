@@ -153,4 +153,22 @@ public class ResultReaderTests
         Assert.Equal(m.Planned, roundTrip.Planned);
         Assert.Equal(m.Failed, roundTrip.Failed);
     }
+
+    [Fact]
+    public void Manifests_the_runner_writes_for_shards_of_one_directory_are_merged()
+    {
+        using var tmp = new TempDir();
+        Write(tmp.Path, "core", A, [L0(16)]);
+        Write(tmp.Path, "core", B, [L0(16)]);
+        var a = new Core.Running.PlannedJob("core", "topk-a", "k1");
+        var b = new Core.Running.PlannedJob("core", "relu-b", "k2");
+        new Core.Running.RunManifest([a, b], [a], [], [], [], false)
+            .WriteTo(Path.Combine(tmp.Path, Core.Running.RunManifest.FileName(new Core.Running.Shard(1, 2))));
+        new Core.Running.RunManifest([a, b], [], [], [new Core.Running.FailedJob(b, "out of memory")], [], false)
+            .WriteTo(Path.Combine(tmp.Path, Core.Running.RunManifest.FileName(new Core.Running.Shard(2, 2))));
+        var m = ResultReader.Load(tmp.Path).Manifest!;
+        Assert.Equal(2, m.Planned.Count);
+        Assert.Single(m.Done);
+        Assert.Equal("out of memory", Assert.Single(m.Failed).Error);
+    }
 }
