@@ -62,6 +62,7 @@ public static class ReportBuilder
         var figures = FigureBuilder.All(results, figureOptions);
         var figuresDir = Path.Combine(outDir, FiguresFolder);
         Directory.CreateDirectory(figuresDir);
+        RemoveFigureFiles(figuresDir);
         var jobs = new List<RenderJob>();
         foreach (var f in figures)
         {
@@ -111,6 +112,17 @@ public static class ReportBuilder
             write(w);
         });
         files.Add(relative.Replace(Path.DirectorySeparatorChar, '/'));
+    }
+
+    /// <summary>
+    /// Removes the figure files (<c>*.vl.json</c>, <c>*.svg</c>, <c>*.png</c>) an earlier build left, so that a figure
+    /// this build no longer draws, or an image whose rendering now fails, is not shown or listed as current.
+    /// </summary>
+    private static void RemoveFigureFiles(string figuresDir)
+    {
+        foreach (var file in Directory.EnumerateFiles(figuresDir))
+            if (file.EndsWith(".vl.json", StringComparison.Ordinal) || file.EndsWith(".svg", StringComparison.Ordinal) || file.EndsWith(".png", StringComparison.Ordinal))
+                File.Delete(file);
     }
 
     private static bool SamePath(string a, string b) =>
