@@ -195,13 +195,14 @@ public sealed class SparseProbingEvaluator : Evaluator<SparseProbingOptions>
                 {
                     using var xTrain = train.Gather(trainSet, trainIdx);
                     using var xTest = test.Gather(testSet, testIdx);
+                    // One ranking (best first, a total order) serves every k: the top k is its first k entries.
+                    var ranked = FeatureRanking.TopKByMeanDifference(xTrain, yTrain, ks.Where(k => k <= xTrain.Cols).DefaultIfEmpty(0).Max());
                     for (int i = 0; i < ks.Length; i++)
                     {
                         double? acc = null;
                         if (ks[i] <= xTrain.Cols)
                         {
-                            var top = FeatureRanking.TopKByMeanDifference(xTrain, yTrain, ks[i]);
-                            acc = ProbeAccuracy(xTrain, yTrain, xTest, yTest, top);
+                            acc = ProbeAccuracy(xTrain, yTrain, xTest, yTest, ranked[..ks[i]]);
                             sink[i].Add(acc.Value);
                         }
                         row[$"{name}_top_{ks[i]}_test_accuracy"] = acc;
