@@ -154,7 +154,7 @@ public sealed class AutointerpEvaluator : Evaluator<AutointerpOptions>
             var seen = new bool[examples];
             if (latents.Length > 0)
             {
-                foreach (var batch in context.Encode(Split.Test, 0..examples))
+                foreach (var batch in context.Encode(Split.Test, 0..examples, decode: false))
                 {
                     cancellation.ThrowIfCancellationRequested();
                     var src = batch.Source;

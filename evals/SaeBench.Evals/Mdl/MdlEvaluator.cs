@@ -50,7 +50,7 @@ public sealed class MdlEvaluator : Evaluator<MdlOptions>
             var scales = _first.Result();
             var second = new MdlSecondPass(scales, options.Bins);
             CodeDecoder decode = (codes, destination) => context.Sae.Decode(context.Backend, codes, destination);
-            foreach (var batch in context.Encode(Split.Test))
+            foreach (var batch in context.Encode(Split.Test, decode: false))
             {
                 cancellation.ThrowIfCancellationRequested();
                 using var valid = ValidRows.Of(batch, includeReconstruction: false);

@@ -127,7 +127,7 @@ public sealed class UnlearningEvaluator : Evaluator<UnlearningOptions>
             var forgetCounter = new FiringCounter(sae.DSae);
             var retainCounter = new FiringCounter(sae.DSae);
             Range? range = _options.FrequencyExamples > 0 ? new Range(0, Math.Min(_options.FrequencyExamples, trainLabels.Count)) : null;
-            foreach (var batch in _context.Encode(Split.Train, range))
+            foreach (var batch in _context.Encode(Split.Train, range, decode: false))
             {
                 cancellation.ThrowIfCancellationRequested();
                 var src = batch.Source;

@@ -33,19 +33,24 @@ public sealed record EvaluationContext(
     int BatchRows,
     TimeProvider Clock)
 {
-    /// <summary>Streams a split through the SAE in batches of at most <see cref="BatchRows"/> rows.</summary>
-    public IEnumerable<SaeBatch> Encode(Split split, Range? examples = null) =>
-        SaeBatchStream.Encode(Sae, Backend, Model.Activations(split), BatchRows, examples);
+    /// <summary>
+    /// Streams a split through the SAE in batches of at most <see cref="BatchRows"/> rows. A pass that reads only the
+    /// codes passes <paramref name="decode"/> = false: no reconstruction is computed, and <see cref="SaeBatch.XHat"/>
+    /// is then an empty rows × 0 matrix.
+    /// </summary>
+    public IEnumerable<SaeBatch> Encode(Split split, Range? examples = null, bool decode = true) =>
+        SaeBatchStream.Encode(Sae, Backend, Model.Activations(split), BatchRows, examples, decode);
 }
 
 /// <summary>Encode/decode of activation batches with buffers reused across batches (memory bounded by the batch size).</summary>
 public static class SaeBatchStream
 {
-    public static IEnumerable<SaeBatch> Encode(Sae.Sae sae, ComputeBackend backend, IActivationSource source, int batchRows, Range? examples = null)
+    public static IEnumerable<SaeBatch> Encode(Sae.Sae sae, ComputeBackend backend, IActivationSource source, int batchRows, Range? examples = null,
+        bool decode = true)
     {
         int maxRows = Math.Max(batchRows, source.Shape.Positions);
         using var f = HostMatrix.Rent(maxRows, sae.DSae, clear: false);
-        using var xHat = HostMatrix.Rent(maxRows, sae.DIn, clear: false);
+        using var xHat = HostMatrix.Rent(maxRows, decode ? sae.DIn : 0, clear: false);
         var nonzeros = new SparseRows(maxRows, sae.DSae, NonzeroCapacity(sae, maxRows));
         foreach (var batch in source.Batches(maxRows, examples))
         {
@@ -54,7 +59,7 @@ public static class SaeBatchStream
                 var fv = f.SliceRows(0, batch.Rows);
                 var hv = xHat.SliceRows(0, batch.Rows);
                 sae.Encode(backend, batch.Activations, fv, nonzeros);
-                sae.Decode(backend, fv, hv, nonzeros);
+                if (decode) sae.Decode(backend, fv, hv, nonzeros);
                 yield return new SaeBatch(batch, fv, hv) { Nonzeros = nonzeros.IsSet ? nonzeros : null };
             }
         }
