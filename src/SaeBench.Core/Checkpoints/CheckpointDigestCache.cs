@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using SaeBench.Core.Results;
@@ -83,7 +82,7 @@ public sealed class CheckpointDigestCache(string directory)
     private string EntryPath(CheckpointLayout layout)
     {
         string key = string.Join('\n', layout.IdentityFiles.Select(Path.GetFullPath));
-        return Path.Combine(Directory, Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)))[..32] + ".json");
+        return Path.Combine(Directory, Hashing.Sha256(key)[..32] + ".json");
     }
 
     private static List<FileFingerprint>? Fingerprints(CheckpointLayout layout)

@@ -20,8 +20,11 @@ public sealed record RunCheckpoint(
 public sealed record PlannedEvaluator(IEvaluator Evaluator, EvaluatorOptions Options)
 {
     public string Id => Evaluator.Info.Id;
+    /// <summary>The options as JSON (a fresh object each time: the caller may attach it to a document).</summary>
     public JsonObject Config => Options.ToJson();
-    public string OptionsHash => Hashing.OfCanonicalJson(Config);
+
+    /// <summary>Hash of the canonical options, computed once (it enters every job key of the plan).</summary>
+    public string OptionsHash { get; } = Hashing.OfCanonicalJson(Options.ToJson());
 }
 
 /// <summary>Everything about a run that is not a checkpoint, an evaluator or the model.</summary>
@@ -79,8 +82,10 @@ public sealed class Runner(RunSettings settings, IRunObserver? observer = null)
                 var key = JobKey.Compute(sha ?? "unreadable:" + ck.Path, ev.Id, ev.OptionsHash, model.Info.ContentHash, settings.HarnessVersion);
                 var job = new PlannedJob(ev.Id, ck.Id, key);
                 planned.Add(job);
-                var stamp = ResultEnvelope.ReadStamp(ResultEnvelope.PathFor(settings.OutputDirectory, ev.Id, ck.Id));
-                if (!settings.Force && sha is not null && stamp is { } s && s.JobKey == key && s.Status is "done" or "not_applicable")
+                // Only read an earlier result when it could be kept (not forced, checkpoint readable).
+                if (!settings.Force && sha is not null
+                    && ResultEnvelope.ReadStamp(ResultEnvelope.PathFor(settings.OutputDirectory, ev.Id, ck.Id)) is { } s
+                    && s.JobKey == key && s.Status is "done" or "not_applicable")
                 {
                     skipped.Add(job);
                     _observer.OnEvent(new JobFinished(ck.Id, ev.Id, "skipped", 0, null));
@@ -115,13 +120,13 @@ public sealed class Runner(RunSettings settings, IRunObserver? observer = null)
 
             try
             {
-                interrupted = RunCheckpointJobs(ck, sha!, loaded, pending, model, cancellation, done, failed, notApplicable);
+                RunCheckpointJobs(ck, sha!, loaded, pending, model, cancellation, done, failed, notApplicable);
             }
             catch (OperationCanceledException)
             {
                 interrupted = true;
+                break;
             }
-            if (interrupted) break;
         }
 
         var manifest = new RunManifest(planned, done, skipped, failed, notApplicable, interrupted);
@@ -138,8 +143,8 @@ public sealed class Runner(RunSettings settings, IRunObserver? observer = null)
         public double Seconds { get; set; }
     }
 
-    /// <returns>True when cancelled.</returns>
-    private bool RunCheckpointJobs(RunCheckpoint ck, string sha, LoadedCheckpoint loaded, List<(PlannedEvaluator Ev, PlannedJob Job)> pending,
+    /// <summary>Runs the pending jobs of one loaded checkpoint; cancellation surfaces as <see cref="OperationCanceledException"/>.</summary>
+    private void RunCheckpointJobs(RunCheckpoint ck, string sha, LoadedCheckpoint loaded, List<(PlannedEvaluator Ev, PlannedJob Job)> pending,
         IModelUnderStudy model, CancellationToken cancellation, List<PlannedJob> done, List<FailedJob> failed, List<PlannedJob> notApplicable)
     {
         var context = new EvaluationContext(loaded.Sae, ck.Id, ck.Tags, model, settings.Backend, settings.Seed, settings.BatchRows, settings.Clock);
@@ -161,7 +166,7 @@ public sealed class Runner(RunSettings settings, IRunObserver? observer = null)
                 Fail(ck, sha, ev, job, e.Message, sw.Elapsed.TotalSeconds, model, failed, loaded);
             }
         }
-        if (active.Count == 0) return false;
+        if (active.Count == 0) return;
 
         var source = model.Activations(Split.Test);
         int perBatch = Math.Max(1, settings.BatchRows / Math.Max(1, source.Shape.Positions));
@@ -212,7 +217,6 @@ public sealed class Runner(RunSettings settings, IRunObserver? observer = null)
                 Fail(ck, sha, a.Ev, a.Job, e.Message, a.Seconds + sw.Elapsed.TotalSeconds, model, failed, loaded);
             }
         }
-        return false;
     }
 
     /// <summary>
