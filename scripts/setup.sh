@@ -11,9 +11,7 @@ ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so\.0' || need+=(libopenblas0-pt
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
-if [ "${SAEBENCH_SKIP_BROWSER:-}" != "1" ]; then
-  command -v chromium >/dev/null 2>&1 || need+=(chromium)
-fi
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
@@ -30,3 +28,8 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 command -v dotnet >/dev/null 2>&1 || { echo "setup: the .NET 10 SDK is required (dotnet not found)" >&2; exit 1; }
+# Debian's own nodejs (18) is too old for the pinned renderer (vega-lite 6 needs Node 20+); say so now, not at render time.
+node_major=$(node --version 2>/dev/null | sed -E 's/^v([0-9]+).*/\1/' || true)
+if [ -n "${node_major}" ] && [ "${node_major}" -lt 20 ]; then
+  echo "setup: Node.js $(node --version) is older than 20: figures will be written as Vega-Lite specs only (install Node.js 20+ for SVG/PNG)" >&2
+fi
