@@ -108,7 +108,7 @@ public sealed class SaeTrainer(ComputeBackend backend)
             long step = state.Step;
             stream.Next(x);
             if (inputScale != 1f) TensorPrimitives.Multiply(x.Span, inputScale, x.Span);
-            state.PenaltyScale = objective is ReluObjective or JumpReluObjective && penaltyWarmup > 0 ? Math.Min(1, (step + 1) / (double)penaltyWarmup) : 1;
+            state.PenaltyScale = objective.WarmsUpPenalty && penaltyWarmup > 0 ? Math.Min(1, (step + 1) / (double)penaltyWarmup) : 1;
 
             grads.Clear();
             var r = objective.Evaluate(x, p, p, state, grads);

@@ -46,7 +46,7 @@ public sealed record TrainingOptions
     public bool AdaptPenalty { get; init; } = true;
     public double PenaltyAdaptRate { get; init; } = 0.01;
 
-    /// <summary>relu: the λ warm-up s(t) rises linearly from 0 to 1 over this fraction of steps.</summary>
+    /// <summary>relu and jumprelu: the λ warm-up s(t) rises linearly from 0 to 1 over this fraction of steps.</summary>
     public double PenaltyWarmupFraction { get; init; } = 0.05;
 
     /// <summary>p_anneal: final p, number of p-steps, fraction of training at which annealing starts, and the δ of the smoothed penalty Σ((f+δ)^p − δ^p).</summary>

@@ -15,7 +15,6 @@ namespace SaeBench.Training.Objectives;
 public sealed class GatedObjective(TrainingOptions options, int dIn, ComputeBackend backend) : SaeObjective(options, dIn, backend)
 {
     public override string Id => "gated";
-    public override bool HasPenalty => true;
 
     public override IReadOnlyList<string> ParameterNames { get; } =
         [ParameterSet.WEnc, ParameterSet.WDec, ParameterSet.BDec, ParameterSet.BGate, ParameterSet.RMag, ParameterSet.BMag];

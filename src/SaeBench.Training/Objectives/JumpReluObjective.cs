@@ -1,4 +1,5 @@
 using SaeBench.Compute.Backends;
+using SaeBench.Compute.Kernels;
 using SaeBench.Compute.Tensors;
 using SaeBench.Training.Optimization;
 
@@ -16,7 +17,7 @@ public sealed class JumpReluObjective(TrainingOptions options, int dIn, ComputeB
 {
     public override string Id => "jumprelu";
     public override bool ApplyBDecToInput => false;
-    public override bool HasPenalty => true;
+    public override bool WarmsUpPenalty => true;
 
     public override IReadOnlyList<string> ParameterNames { get; } =
         [ParameterSet.WEnc, ParameterSet.BEnc, ParameterSet.WDec, ParameterSet.BDec, ParameterSet.LogThreshold];
@@ -53,13 +54,8 @@ public sealed class JumpReluObjective(TrainingOptions options, int dIn, ComputeB
         var theta = new float[DSae];
         for (int j = 0; j < DSae; j++) theta[j] = MathF.Exp(logTheta[j]);
         var pre = ws.Pre.Span;
-        var f = ws.F.Span;
-        for (int r = 0; r < b; r++)
-        for (int j = 0; j < DSae; j++)
-        {
-            int i = r * DSae + j;
-            f[i] = pre[i] > theta[j] ? pre[i] : 0f;
-        }
+        pre.CopyTo(ws.F.Span);
+        RowOps.ThresholdColumns(ws.F.Span, DSae, theta); // f = pre·H(pre − θ)
         CountCodes(ws.F, result);
         double sse = Reconstruct(ws.F, x, live, ws);
         double l0 = result.L0;

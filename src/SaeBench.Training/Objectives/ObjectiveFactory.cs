@@ -9,9 +9,6 @@ public static class ObjectiveFactory
     public static IReadOnlyList<string> Architectures { get; } =
         ["relu", "p_anneal", "topk", "batchtopk", "jumprelu", "gated", "matryoshka_batchtopk", "mutual_choice", "feature_choice"];
 
-    /// <summary>Trainers whose sparsity is set by a penalty (the target L0 is reached by adapting the coefficient).</summary>
-    public static bool IsPenaltyBased(string architecture) => architecture is "relu" or "p_anneal" or "jumprelu" or "gated";
-
     public static SaeObjective Create(TrainingOptions options, int dIn, ComputeBackend backend)
     {
         Validate(options, dIn);

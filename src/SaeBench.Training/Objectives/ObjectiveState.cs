@@ -27,7 +27,7 @@ public sealed class ObjectiveState
     /// <summary>Penalty coefficient (λ; α for p_anneal), adapted towards the target L0.</summary>
     public double Penalty { get; set; }
 
-    /// <summary>Warm-up factor s(t) ∈ [0, 1] multiplying the penalty this step (relu); 1 otherwise.</summary>
+    /// <summary>Warm-up factor s(t) ∈ [0, 1] multiplying the penalty this step (objectives that warm up λ); 1 otherwise.</summary>
     public double PenaltyScale { get; set; } = 1;
 
     /// <summary>p_anneal exponent p.</summary>

@@ -15,7 +15,7 @@ public sealed class ReluObjective(TrainingOptions options, int dIn, ComputeBacke
 {
     public override string Id => "relu";
     public override bool ConstrainedDecoder => false;
-    public override bool HasPenalty => true;
+    public override bool WarmsUpPenalty => true;
 
     protected override void Forward(HostMatrix x, ParameterSet live, ParameterSet detached, ObjectiveState state,
         ParameterSet? grads, Workspace ws, StepResult result)
@@ -77,7 +77,6 @@ public sealed class PAnnealObjective(TrainingOptions options, int dIn, ComputeBa
 
     public override string Id => "p_anneal";
     public override string CheckpointArchitecture => "relu";
-    public override bool HasPenalty => true;
 
     /// <summary>p for 0-based step <paramref name="step"/>.</summary>
     public double PAt(long step)

@@ -46,8 +46,8 @@ public abstract class SaeObjective
     /// <summary>Whether the encoder sees x − b_dec.</summary>
     public virtual bool ApplyBDecToInput => true;
 
-    /// <summary>Whether the penalty coefficient is adapted towards the target L0.</summary>
-    public virtual bool HasPenalty => false;
+    /// <summary>Whether the penalty λ is warmed up by s(t) over <see cref="TrainingOptions.PenaltyWarmupFraction"/> of the steps.</summary>
+    public virtual bool WarmsUpPenalty => false;
 
     /// <summary>Names of the trained tensors (see <see cref="ParameterSet"/>).</summary>
     public virtual IReadOnlyList<string> ParameterNames { get; } =
