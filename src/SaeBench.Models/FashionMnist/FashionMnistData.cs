@@ -92,18 +92,18 @@ public sealed class FashionMnistData
     public static FashionMnistData Load(string directory)
     {
         string P(string f) => Path.Combine(directory, f);
-        var (trI, trL) = LoadSplit(P(FashionMnistFiles.TrainImages), P(FashionMnistFiles.TrainLabels));
-        var (teI, teL) = LoadSplit(P(FashionMnistFiles.TestImages), P(FashionMnistFiles.TestLabels));
+        // Each file is read once, for both its content hash (in FashionMnistFiles.All order) and its data.
         using var h = new ContentHasher();
-        foreach (var f in FashionMnistFiles.All) h.AddFile(P(f));
+        var (trI, trL) = LoadSplit(P(FashionMnistFiles.TrainImages), P(FashionMnistFiles.TrainLabels), h);
+        var (teI, teL) = LoadSplit(P(FashionMnistFiles.TestImages), P(FashionMnistFiles.TestLabels), h);
         return new FashionMnistData(trI, trL, teI, teL, h.Finish());
     }
 
     /// <summary>Reads one images/labels pair and checks that they agree.</summary>
-    public static (byte[] Images, byte[] Labels) LoadSplit(string imagesPath, string labelsPath)
+    public static (byte[] Images, byte[] Labels) LoadSplit(string imagesPath, string labelsPath, ContentHasher? hash = null)
     {
-        var images = IdxReader.Read(imagesPath, IdxReader.ImagesMagic);
-        var labels = IdxReader.Read(labelsPath, IdxReader.LabelsMagic);
+        var images = IdxReader.Read(imagesPath, IdxReader.ImagesMagic, hash);
+        var labels = IdxReader.Read(labelsPath, IdxReader.LabelsMagic, hash);
         if (images.Dimensions[1] != Side || images.Dimensions[2] != Side)
             throw new InvalidDataException(
                 $"{imagesPath}: images are {images.Dimensions[1]}×{images.Dimensions[2]}, expected {Side}×{Side}.");

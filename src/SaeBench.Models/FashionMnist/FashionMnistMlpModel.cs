@@ -122,15 +122,22 @@ public sealed class FashionMnistMlpModel : IModelUnderStudy, IForwardFromHook, I
 
     private static Mlp ReadWeights(string path, int[] sizes)
     {
-        var tensors = SafetensorsFile.ReadHeader(path);
         var network = new Mlp(sizes, MlpTrainer.DeterministicGemm());
-        foreach (var (name, values, shape) in network.Parameters())
+        try
         {
-            if (!tensors.TryGetValue(name, out var layout))
-                throw new InvalidDataException($"{path}: tensor '{name}' is missing.");
-            if (layout.Type != ElementType.F32 || !layout.Shape.SequenceEqual(shape.Select(s => (long)s)))
-                throw new InvalidDataException($"{path}: tensor '{name}' is {layout.Type} {layout.ShapeText}, expected F32 [{string.Join(", ", shape)}].");
-            SafetensorsFile.ReadFloats(path, layout).CopyTo(values.Span);
+            using var file = Core.Safetensors.SafetensorsFile.Open(path); // one map for every tensor
+            foreach (var (name, values, shape) in network.Parameters())
+            {
+                if (!file.TryGet(name, out var info))
+                    throw new InvalidDataException($"{path}: tensor '{name}' is missing.");
+                if (info.DType != Core.Safetensors.SafetensorsDType.F32 || !info.Shape.SequenceEqual(shape.Select(s => (long)s)))
+                    throw new InvalidDataException($"{path}: tensor '{name}' is {info.DType} {info.ShapeText}, expected F32 [{string.Join(", ", shape)}].");
+                file.ReadSingle(name, 0, values.Span);
+            }
+        }
+        catch (Core.Checkpoints.CheckpointFormatException e)
+        {
+            throw new InvalidDataException(e.Message, e);
         }
         return network;
     }

@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 
+using SaeBench.Models.Common;
+
 namespace SaeBench.Models.FashionMnist;
 
 /// <summary>
@@ -19,13 +21,17 @@ public static class IdxReader
     /// <summary>An IDX file of unsigned bytes: its dimensions and its data.</summary>
     public sealed record IdxArray(int[] Dimensions, byte[] Data);
 
-    /// <summary>Reads a gzip IDX file whose magic number must be <paramref name="expectedMagic"/>.</summary>
-    public static IdxArray Read(string path, int expectedMagic)
+    /// <summary>
+    /// Reads a gzip IDX file whose magic number must be <paramref name="expectedMagic"/>. The file is read once; when
+    /// <paramref name="hash"/> is given, its name and bytes are added to it (as <see cref="ContentHasher.AddFile"/> does).
+    /// </summary>
+    public static IdxArray Read(string path, int expectedMagic, ContentHasher? hash = null)
     {
         try
         {
-            using var file = File.OpenRead(path);
-            using var gzip = new GZipStream(file, CompressionMode.Decompress);
+            var bytes = File.ReadAllBytes(path);
+            hash?.Add(Path.GetFileName(path)).Add(bytes);
+            using var gzip = new GZipStream(new MemoryStream(bytes, writable: false), CompressionMode.Decompress);
             return Read(gzip, path, expectedMagic);
         }
         catch (InvalidDataException e) when (!e.Message.StartsWith(path, StringComparison.Ordinal))

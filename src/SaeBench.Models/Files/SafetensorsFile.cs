@@ -41,13 +41,4 @@ internal static class SafetensorsFile
     /// <summary>Writes float32 tensors (in the given order) as a safetensors file.</summary>
     public static void WriteFloats(string path, IEnumerable<(string Name, long[] Shape, ReadOnlyMemory<float> Data)> tensors) =>
         CoreSafetensors.SafetensorsWriter.Write(path, tensors.Select(t => CoreSafetensors.SafetensorsTensor.F32(t.Name, t.Data.ToArray(), t.Shape)).ToList());
-
-    /// <summary>Reads a whole float tensor into a new array.</summary>
-    public static float[] ReadFloats(string path, TensorLayout tensor)
-    {
-        using var file = new MappedFile(path);
-        var values = new float[tensor.Elements];
-        file.ReadFloats(tensor, 0, values);
-        return values;
-    }
 }
