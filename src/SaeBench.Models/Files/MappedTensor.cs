@@ -1,4 +1,6 @@
 using System.IO.MemoryMappedFiles;
+using SaeBench.Compute.Tensors;
+
 
 namespace SaeBench.Models.Files;
 
@@ -78,12 +80,10 @@ internal sealed unsafe class MappedFile : IDisposable
                 new ReadOnlySpan<float>(p, n).CopyTo(destination);
                 break;
             case ElementType.F16:
-                var halves = new ReadOnlySpan<Half>(p, n);
-                for (int i = 0; i < n; i++) destination[i] = (float)halves[i];
+                ReducedPrecision.Widen(new ReadOnlySpan<ushort>(p, n), destination, HalfKind.F16);
                 break;
             case ElementType.BF16:
-                var raw = new ReadOnlySpan<ushort>(p, n);
-                for (int i = 0; i < n; i++) destination[i] = BitConverter.Int32BitsToSingle(raw[i] << 16);
+                ReducedPrecision.Widen(new ReadOnlySpan<ushort>(p, n), destination, HalfKind.BF16);
                 break;
             case ElementType.F64:
                 var doubles = new ReadOnlySpan<double>(p, n);
