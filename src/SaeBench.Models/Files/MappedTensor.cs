@@ -1,7 +1,6 @@
 using System.IO.MemoryMappedFiles;
 using SaeBench.Compute.Tensors;
 
-
 namespace SaeBench.Models.Files;
 
 /// <summary>Element types the activation-file readers accept.</summary>
