@@ -46,18 +46,10 @@ public sealed record RunConfig
 
     public static RunConfig Parse(string yaml, string source, string baseDirectory)
     {
-        var stream = new YamlStream();
-        try
-        {
-            stream.Load(new StringReader(yaml));
-        }
-        catch (YamlDotNet.Core.YamlException e)
-        {
-            throw new ConfigException($"{source}: invalid YAML at line {e.Start.Line}, column {e.Start.Column}: {e.Message}", e);
-        }
         var config = new RunConfig { Source = source, BaseDirectory = baseDirectory };
-        if (stream.Documents.Count == 0) return config;
-        if (stream.Documents[0].RootNode is not YamlMappingNode root)
+        var document = YamlJson.LoadRoot(yaml, source);
+        if (document is null) return config;
+        if (document is not YamlMappingNode root)
             throw new ConfigException($"{source}: the top level must be a mapping of keys ({string.Join(", ", Keys)}).");
 
         foreach (var (keyNode, value) in root.Children)

@@ -7,7 +7,8 @@ namespace SaeBench.Core.Configuration;
 /// <summary>Converts YAML documents into <see cref="JsonNode"/> trees (plain scalars become numbers/booleans/null).</summary>
 public static class YamlJson
 {
-    public static JsonNode? Parse(string yaml, string source)
+    /// <summary>The root node of the first YAML document (null for an empty text); a syntax error is a <see cref="ConfigException"/> naming the source and line.</summary>
+    public static YamlNode? LoadRoot(string yaml, string source)
     {
         var stream = new YamlStream();
         try
@@ -18,7 +19,7 @@ public static class YamlJson
         {
             throw new ConfigException($"{source}: invalid YAML at line {e.Start.Line}, column {e.Start.Column}: {e.Message}", e);
         }
-        return stream.Documents.Count == 0 ? null : ToJson(stream.Documents[0].RootNode);
+        return stream.Documents.Count == 0 ? null : stream.Documents[0].RootNode;
     }
 
     public static JsonNode? ToJson(YamlNode node) => node switch

@@ -63,15 +63,4 @@ public sealed class SaeParameters
         InputScale = InputScale,
         GroupSizes = (int[]?)GroupSizes?.Clone(),
     };
-
-    /// <summary>Every float tensor with its name (SAELens spelling), for validation and writing.</summary>
-    public IEnumerable<(string Name, float[] Values)> NamedVectors()
-    {
-        yield return ("b_enc", BEnc);
-        yield return ("b_dec", BDec);
-        if (Threshold is not null) yield return ("threshold", Threshold);
-        if (BGate is not null) yield return ("b_gate", BGate);
-        if (RMag is not null) yield return ("r_mag", RMag);
-        if (BMag is not null) yield return ("b_mag", BMag);
-    }
 }

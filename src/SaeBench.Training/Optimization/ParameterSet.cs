@@ -73,11 +73,6 @@ public sealed class ParameterSet
         foreach (var (_, value) in _tensors) value.Span.Clear();
     }
 
-    public void CopyFrom(ParameterSet other)
-    {
-        foreach (var (name, value) in _tensors) other[name].Span.CopyTo(value.Span);
-    }
-
     public long Count => _tensors.Sum(t => t.Value.Length);
 
     public static (int Rows, int Cols) ShapeOf(string name, int dIn, int dSae) => name switch

@@ -21,23 +21,19 @@ public sealed class TorchZipCheckpoint : ITensorSource, IDisposable
     private readonly Dictionary<string, byte[]> _storages = new(StringComparer.Ordinal);
 
     private TorchZipCheckpoint(string file, ZipArchive zip, string prefix, TorchZipLimits limits,
-        IReadOnlyDictionary<string, TorchTensorRef> tensors, IReadOnlyDictionary<string, object?> other)
+        IReadOnlyDictionary<string, TorchTensorRef> tensors)
     {
         File = file;
         _zip = zip;
         _prefix = prefix;
         _limits = limits;
         Tensors = tensors;
-        OtherEntries = other;
     }
 
     public string File { get; }
 
     /// <summary>The state dict's tensors by name, in file order.</summary>
     public IReadOnlyDictionary<string, TorchTensorRef> Tensors { get; }
-
-    /// <summary>Non-tensor values of the state dict (numbers, strings, nested dicts).</summary>
-    public IReadOnlyDictionary<string, object?> OtherEntries { get; }
 
     public static TorchZipCheckpoint Open(string path, TorchZipLimits? limits = null)
     {
@@ -97,15 +93,12 @@ public sealed class TorchZipCheckpoint : ITensorSource, IDisposable
         var pickle = ReadEntry(path, pklEntry, pklEntry.Length);
 
         var stateDict = RestrictedUnpickler.LoadStateDict(pickle, path, pklEntry.FullName);
+        // Non-tensor entries of the state dict (numbers, strings) carry nothing the loaders use.
         var tensors = new Dictionary<string, TorchTensorRef>(StringComparer.Ordinal);
-        var other = new Dictionary<string, object?>(StringComparer.Ordinal);
         foreach (var (name, value) in stateDict)
-        {
             if (value is TorchTensorRef t) tensors[name] = t;
-            else other[name] = value;
-        }
 
-        var checkpoint = new TorchZipCheckpoint(path, zip, prefix, limits, tensors, other);
+        var checkpoint = new TorchZipCheckpoint(path, zip, prefix, limits, tensors);
         foreach (var (name, t) in tensors) checkpoint.CheckStorageEntry(name, t.Storage);
         return checkpoint;
     }
