@@ -30,13 +30,6 @@ public static class ModelsCommand
     /// <summary>The <c>models</c> subcommand of <c>saebench list</c> (same output as <c>saebench models list</c>).</summary>
     public static Command CreateListModels(CliContext context) => CreateList(context, "models");
 
-    /// <summary><c>--model SPEC</c>: <c>fashion-mnist-mlp</c> (default), <c>synthetic</c> or <c>file:PATH[,labels=CSV]</c>.</summary>
-    public static Option<string> ModelOption() => new("--model")
-    {
-        Description = "Model under study: fashion-mnist-mlp (default), synthetic, or file:PATH[,labels=CSV] (.npy/.safetensors activations).",
-        DefaultValueFactory = _ => ModelCatalog.DefaultSpec,
-    };
-
     /// <summary><c>--hook NAME</c>: the hook point; the model's default when absent.</summary>
     public static Option<string?> HookOption() => new("--hook")
     {
