@@ -256,21 +256,22 @@ public sealed class UnlearningEvaluator : Evaluator<UnlearningOptions>
         {
             if (Rows == 0) return double.NaN;
             var edited = x.Clone();
-            var codes = f.Clone();
             try
             {
-                for (int i = 0; i < selected.Length; i++)
-                    UnlearningMath.ClampActive(codes.Span, sae.DSae, [selected[i]], clamp[i]);
+                // Only the selected latents change, so the edit reads them straight from f (no copy of the code).
                 var wDec = sae.Parameters.WDec;
                 float inv = 1f / sae.Parameters.InputScale;
                 for (int r = 0; r < Rows; r++)
                 {
                     var before = f.Row(r);
-                    var after = codes.Row(r);
                     var row = edited.Row(r);
-                    foreach (int j in selected)
-                        if (after[j] != before[j])
-                            TensorPrimitives.MultiplyAdd(wDec.Row(j), (after[j] - before[j]) * inv, row, row);
+                    for (int i = 0; i < selected.Length; i++)
+                    {
+                        int j = selected[i];
+                        float after = UnlearningMath.Clamped(before[j], clamp[i]);
+                        if (after != before[j])
+                            TensorPrimitives.MultiplyAdd(wDec.Row(j), (after - before[j]) * inv, row, row);
+                    }
                 }
                 using var logits = HostMatrix.Rent(Rows, forward.LogitWidth, clear: false);
                 forward.ForwardFromHook(edited, logits);
@@ -282,7 +283,6 @@ public sealed class UnlearningEvaluator : Evaluator<UnlearningOptions>
             finally
             {
                 edited.Dispose();
-                codes.Dispose();
             }
         }
 

@@ -65,10 +65,12 @@ public static class UnlearningMath
         for (int r = 0; r < codes.Length / latents; r++)
         {
             var row = codes.Slice(r * latents, latents);
-            foreach (int j in selected)
-                if (row[j] > 0) row[j] = -multiplier;
+            foreach (int j in selected) row[j] = Clamped(row[j], multiplier);
         }
     }
+
+    /// <summary>The clamp rule for one code value: an active (positive) latent becomes −multiplier; others are kept.</summary>
+    public static float Clamped(float value, float multiplier) => value > 0 ? -multiplier : value;
 
     /// <summary>
     /// 1 − min over configurations of (forget accuracy, or 1 where retain accuracy &lt; <paramref name="minRetainAccuracy"/>).
