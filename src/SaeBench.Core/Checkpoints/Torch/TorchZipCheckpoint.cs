@@ -18,7 +18,9 @@ public sealed class TorchZipCheckpoint : ITensorSource, IDisposable
     private readonly ZipArchive _zip;
     private readonly string _prefix;
     private readonly TorchZipLimits _limits;
-    private readonly Dictionary<string, byte[]> _storages = new(StringComparer.Ordinal);
+    // The storage last read: tensors are read one after another (in chunks), so one is enough, and memory stays
+    // bounded by the largest storage rather than growing to the whole checkpoint.
+    private (string Key, byte[] Bytes)? _lastStorage;
 
     private TorchZipCheckpoint(string file, ZipArchive zip, string prefix, TorchZipLimits limits,
         IReadOnlyDictionary<string, TorchTensorRef> tensors)
@@ -151,10 +153,11 @@ public sealed class TorchZipCheckpoint : ITensorSource, IDisposable
 
     private byte[] Storage(string tensor, TorchStorageRef storage)
     {
-        if (_storages.TryGetValue(storage.Key, out var bytes)) return bytes;
+        if (_lastStorage is { } last && last.Key == storage.Key) return last.Bytes;
+        _lastStorage = null; // let the previous storage go before reading the next
         var entry = CheckStorageEntry(tensor, storage);
-        bytes = ReadEntry(File, entry, entry.Length);
-        _storages[storage.Key] = bytes;
+        var bytes = ReadEntry(File, entry, entry.Length);
+        _lastStorage = (storage.Key, bytes);
         return bytes;
     }
 
