@@ -7,7 +7,8 @@
 set -euo pipefail
 
 need=()
-ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so\.0' || need+=(libopenblas0-pthread)
+# grep without -q reads all of ldconfig's output: with pipefail, -q's early exit can SIGPIPE ldconfig and read as "missing".
+ldconfig -p 2>/dev/null | grep 'libopenblas\.so\.0' >/dev/null || need+=(libopenblas0-pthread)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
