@@ -1,7 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using SaeBench.Compute.Backends;
 using SaeBench.Compute.Tensors;
-using SaeBench.Core.Sae;
+using SaeBench.Core.Autoencoders;
 
 namespace SaeBench.Benchmarks;
 

@@ -2,7 +2,7 @@ using SaeBench.Core.Configuration;
 using SaeBench.Core.Evaluation;
 using SaeBench.Evals.Absorption;
 using SaeBench.Evals.Autointerp;
-using SaeBench.Evals.Core;
+using SaeBench.Evals.CoreEval;
 using SaeBench.Evals.GroundTruth;
 using SaeBench.Evals.Mdl;
 using SaeBench.Evals.SparseProbing;

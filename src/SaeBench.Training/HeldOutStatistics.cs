@@ -12,7 +12,7 @@ namespace SaeBench.Training;
 public sealed record HeldOutStatistics(double L0, double ExplainedVariance, double DeadFraction, long Rows, double Mse)
 {
     /// <summary>Encodes and decodes up to <paramref name="maxRows"/> valid rows of <paramref name="source"/> with the SAE.</summary>
-    public static HeldOutStatistics Measure(Core.Sae.Sae sae, IActivationSource source, ComputeBackend backend, int maxRows = 10_000, int batchRows = 1024)
+    public static HeldOutStatistics Measure(Core.Autoencoders.Sae sae, IActivationSource source, ComputeBackend backend, int maxRows = 10_000, int batchRows = 1024)
     {
         int d = sae.DIn, f = sae.DSae;
         long rows = 0, nonZero = 0;

@@ -6,7 +6,7 @@ using SaeBench.Compute.Backends;
 using SaeBench.Compute.Tensors;
 using SaeBench.Core.Models;
 using SaeBench.Core.Results;
-using SaeBench.Core.Sae;
+using SaeBench.Core.Autoencoders;
 using SaeBench.Training.Data;
 using SaeBench.Training.Objectives;
 using SaeBench.Training.Optimization;

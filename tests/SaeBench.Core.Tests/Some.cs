@@ -1,5 +1,5 @@
 using SaeBench.Compute.Tensors;
-using SaeBench.Core.Sae;
+using SaeBench.Core.Autoencoders;
 
 namespace SaeBench.Core.Tests;
 
@@ -19,7 +19,7 @@ public static class Some
     public static float[] Vector(int n, int seed, bool integers = false, float scale = 1f) => Matrix(1, n, seed, integers, scale).ToArray();
 
     /// <summary>A random SAE of the given architecture; decoder rows have non-unit norms on purpose.</summary>
-    public static SaeModel Sae(string architecture, int dIn = 12, int dSae = 40, int seed = 1, bool integers = false)
+    public static Sae Sae(string architecture, int dIn = 12, int dSae = 40, int seed = 1, bool integers = false)
     {
         var p = new SaeParameters
         {
@@ -49,10 +49,10 @@ public static class Some
                 p.BEnc = new float[dSae];
                 break;
             case SaeArchitectures.Identity:
-                return SaeModel.Identity(dIn);
+                return Core.Autoencoders.Sae.Identity(dIn);
         }
         if (architecture == SaeArchitectures.MatryoshkaBatchTopK) p.GroupSizes = [dSae / 4, dSae / 4, dSae / 2];
-        return new SaeModel(architecture, p);
+        return new Sae(architecture, p);
     }
 
     public static void Close(HostMatrix expected, HostMatrix actual, double tolerance, string what)

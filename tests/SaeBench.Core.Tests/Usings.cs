@@ -1,2 +1,2 @@
-// Inside SaeBench.Core.* the name `Sae` means the namespace SaeBench.Core.Sae; the alias names the type.
-global using SaeModel = SaeBench.Core.Sae.Sae;
+// Inside SaeBench.Core.* the name `Sae` means the namespace SaeBench.Core.Autoencoders; the alias names the type.
+global using Sae = SaeBench.Core.Autoencoders.Sae;

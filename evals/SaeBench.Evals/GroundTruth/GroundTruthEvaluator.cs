@@ -3,7 +3,7 @@ using SaeBench.Compute.Backends;
 using SaeBench.Compute.Tensors;
 using SaeBench.Core.Evaluation;
 using SaeBench.Core.Models;
-using SaeBench.Evals.Core;
+using SaeBench.Evals.CoreEval;
 
 namespace SaeBench.Evals.GroundTruth;
 

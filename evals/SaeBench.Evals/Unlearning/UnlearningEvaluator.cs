@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 using SaeBench.Compute.Tensors;
 using SaeBench.Core.Evaluation;
 using SaeBench.Core.Models;
-using SaeModel = SaeBench.Core.Sae.Sae;
+using SaeBench.Core.Autoencoders;
 
 namespace SaeBench.Evals.Unlearning;
 
@@ -232,7 +232,7 @@ public sealed class UnlearningEvaluator : Evaluator<UnlearningOptions>
             }
         }
 
-        public EvalSet Materialise(SaeModel sae, EvaluationContext context)
+        public EvalSet Materialise(Sae sae, EvaluationContext context)
         {
             var x = new HostMatrix(_rows.Count, cols);
             for (int r = 0; r < _rows.Count; r++) _rows[r].CopyTo(x.Row(r));
@@ -252,7 +252,7 @@ public sealed class UnlearningEvaluator : Evaluator<UnlearningOptions>
         /// equal; the second form leaves rows without a clamped latent bit-for-bit clean). Then the accuracy of the
         /// forward pass from the hook.
         /// </summary>
-        public double AccuracyUnderClamp(SaeModel sae, IForwardFromHook forward, int[] selected, float[] clamp)
+        public double AccuracyUnderClamp(Sae sae, IForwardFromHook forward, int[] selected, float[] clamp)
         {
             if (Rows == 0) return double.NaN;
             var edited = x.Clone();

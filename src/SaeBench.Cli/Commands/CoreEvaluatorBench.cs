@@ -4,8 +4,8 @@ using System.Text.Json;
 using SaeBench.Compute.Tensors;
 using SaeBench.Core.Evaluation;
 using SaeBench.Core.Models;
-using SaeBench.Core.Sae;
-using SaeBench.Evals.Core;
+using SaeBench.Core.Autoencoders;
+using SaeBench.Evals.CoreEval;
 
 namespace SaeBench.Cli.Commands;
 

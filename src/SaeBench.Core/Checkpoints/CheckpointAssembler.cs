@@ -1,6 +1,6 @@
 using System.Numerics.Tensors;
 using SaeBench.Compute.Tensors;
-using SaeBench.Core.Sae;
+using SaeBench.Core.Autoencoders;
 
 namespace SaeBench.Core.Checkpoints;
 
@@ -62,10 +62,10 @@ public static class CheckpointAssembler
             GroupSizes = plan.GroupSizes,
         };
 
-        Sae.Sae sae;
+        Autoencoders.Sae sae;
         try
         {
-            sae = new Sae.Sae(plan.Architecture, parameters, plan.Config);
+            sae = new Autoencoders.Sae(plan.Architecture, parameters, plan.Config);
         }
         catch (ArgumentException e)
         {
@@ -275,7 +275,7 @@ public static class CheckpointAssembler
             throw new CheckpointFormatException(file, "b_enc", $"required tensor is missing for a {plan.Architecture} SAE");
         try
         {
-            Sae.Sae.ValidateSettings(plan.Architecture, (int)dIn, (int)dSae, plan.K, plan.Threshold is not null, plan.ScalarThreshold,
+            Autoencoders.Sae.ValidateSettings(plan.Architecture, (int)dIn, (int)dSae, plan.K, plan.Threshold is not null, plan.ScalarThreshold,
                 plan.BGate is not null && plan.RMag is not null && plan.BMag is not null, plan.GroupSizes, plan.InputScale);
         }
         catch (ArgumentException e)

@@ -77,4 +77,4 @@ public sealed record CheckpointInfo
 }
 
 /// <summary>A loaded SAE with the description of where it came from.</summary>
-public sealed record LoadedCheckpoint(Sae.Sae Sae, CheckpointInfo Info);
+public sealed record LoadedCheckpoint(Autoencoders.Sae Sae, CheckpointInfo Info);

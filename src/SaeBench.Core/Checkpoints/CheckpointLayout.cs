@@ -15,7 +15,7 @@ public sealed record CheckpointLayout(string Format, string Path, string Directo
 
 /// <summary>Options for loading a checkpoint.</summary>
 /// <param name="AllowNonFinite">Load weights containing NaN or ±Inf (they are reported as warnings) instead of refusing them.</param>
-/// <param name="FoldDecoderNorms">Return the equivalent SAE with unit decoder rows (<see cref="Sae.Sae.FoldDecoderNorms"/>).</param>
+/// <param name="FoldDecoderNorms">Return the equivalent SAE with unit decoder rows (<see cref="Autoencoders.Sae.FoldDecoderNorms"/>).</param>
 /// <param name="Digests">Where the SHA-256 and scan of checkpoints already read are remembered; null = read the bytes every time.</param>
 public sealed record LoadOptions(bool AllowNonFinite = false, bool FoldDecoderNorms = false, CheckpointDigestCache? Digests = null)
 {

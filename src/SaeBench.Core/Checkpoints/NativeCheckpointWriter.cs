@@ -12,7 +12,7 @@ namespace SaeBench.Core.Checkpoints;
 /// </summary>
 public static class NativeCheckpointWriter
 {
-    public static void Write(string directory, Sae.Sae sae)
+    public static void Write(string directory, Autoencoders.Sae sae)
     {
         Directory.CreateDirectory(directory);
         var p = sae.Parameters;
@@ -22,7 +22,7 @@ public static class NativeCheckpointWriter
             SafetensorsTensor.F32("W_dec", p.WDec),
             SafetensorsTensor.F32("b_dec", p.BDec, p.BDec.Length),
         };
-        if (sae.Architecture != Sae.SaeArchitectures.Gated) tensors.Add(SafetensorsTensor.F32("b_enc", p.BEnc, p.BEnc.Length));
+        if (sae.Architecture != Autoencoders.SaeArchitectures.Gated) tensors.Add(SafetensorsTensor.F32("b_enc", p.BEnc, p.BEnc.Length));
         if (p.Threshold is not null) tensors.Add(SafetensorsTensor.F32("threshold", p.Threshold, p.Threshold.Length));
         else if (p.ScalarThreshold is { } theta) tensors.Add(SafetensorsTensor.F32("threshold", [theta]));
         if (p.BGate is not null) tensors.Add(SafetensorsTensor.F32("b_gate", p.BGate, p.BGate.Length));
@@ -41,7 +41,7 @@ public static class NativeCheckpointWriter
             if (!metadata.ContainsKey(key)) metadata[key] = value?.DeepClone();
         var cfg = new JsonObject
         {
-            ["architecture"] = c.ArchitectureName is { } name && Sae.SaeArchitectures.TryCanonical(name) == sae.Architecture ? name : sae.Architecture,
+            ["architecture"] = c.ArchitectureName is { } name && Autoencoders.SaeArchitectures.TryCanonical(name) == sae.Architecture ? name : sae.Architecture,
             ["d_in"] = sae.DIn,
             ["d_sae"] = sae.DSae,
             ["dtype"] = "float32",

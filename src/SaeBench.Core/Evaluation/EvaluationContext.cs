@@ -24,7 +24,7 @@ public sealed record SaeBatch(ActivationBatch Source, HostMatrix F, HostMatrix X
 
 /// <summary>What a job gets to work with: the SAE, the model under study, the backend, the seed and the clock.</summary>
 public sealed record EvaluationContext(
-    Sae.Sae Sae,
+    Autoencoders.Sae Sae,
     string CheckpointId,
     IReadOnlyDictionary<string, string> CheckpointTags,
     IModelUnderStudy Model,
@@ -45,7 +45,7 @@ public sealed record EvaluationContext(
 /// <summary>Encode/decode of activation batches with buffers reused across batches (memory bounded by the batch size).</summary>
 public static class SaeBatchStream
 {
-    public static IEnumerable<SaeBatch> Encode(Sae.Sae sae, ComputeBackend backend, IActivationSource source, int batchRows, Range? examples = null,
+    public static IEnumerable<SaeBatch> Encode(Autoencoders.Sae sae, ComputeBackend backend, IActivationSource source, int batchRows, Range? examples = null,
         bool decode = true)
     {
         int maxRows = Math.Max(batchRows, source.Shape.Positions);
@@ -66,11 +66,11 @@ public static class SaeBatchStream
     }
 
     /// <summary>Room for the stored entries of one batch: k per row for TopK, else the sparse-decode density bound.</summary>
-    private static int NonzeroCapacity(Sae.Sae sae, int rows)
+    private static int NonzeroCapacity(Autoencoders.Sae sae, int rows)
     {
-        long perRow = sae.Architecture == Sae.SaeArchitectures.TopK && sae.Parameters.K is { } k
+        long perRow = sae.Architecture == Autoencoders.SaeArchitectures.TopK && sae.Parameters.K is { } k
             ? Math.Min(k, sae.DSae)
-            : (long)Math.Ceiling(sae.DSae * Sae.Sae.SparseDecodeMaxDensity);
+            : (long)Math.Ceiling(sae.DSae * Autoencoders.Sae.SparseDecodeMaxDensity);
         return (int)Math.Min(Array.MaxLength, perRow * rows);
     }
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using SaeBench.Compute.Tensors;
 using SaeBench.Core.Models;
+using SaeBench.Core.Safetensors;
 using SaeBench.Models.Common;
 using SaeBench.Models.Files;
 
@@ -102,8 +103,8 @@ public sealed class FashionMnistMlpModel : IModelUnderStudy, IForwardFromHook, I
 
         string temp = dir + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
         Directory.CreateDirectory(temp);
-        SafetensorsFile.WriteFloats(Path.Combine(temp, "weights.safetensors"),
-            trained.Parameters().Select(p => (p.Name, p.Shape.Select(s => (long)s).ToArray(), (ReadOnlyMemory<float>)p.Values)));
+        SafetensorsWriter.Write(Path.Combine(temp, "weights.safetensors"),
+            trained.Parameters().Select(p => SafetensorsTensor.F32(p.Name, p.Values.ToArray(), p.Shape.Select(s => (long)s).ToArray())).ToList());
         File.WriteAllText(Path.Combine(temp, "meta.json"), JsonSerializer.Serialize(
             new WeightsMeta(key, MlpTrainer.CodeVersion, config.Canonical(), data.Hash, accuracy, seconds),
             new JsonSerializerOptions { WriteIndented = true }));

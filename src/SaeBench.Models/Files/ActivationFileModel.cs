@@ -150,7 +150,7 @@ public sealed class ActivationFileModel : IModelUnderStudy, ILabelledTasks
         if (ext == ".npy") return (NpyFile.ReadHeader(path), null);
         if (ext != ".safetensors")
             throw new ArgumentException($"{path}: unsupported activation file type '{ext}'; use .npy or .safetensors.");
-        var tensors = SafetensorsFile.ReadHeader(path);
+        var tensors = SafetensorsActivationFile.ReadHeader(path);
         TensorLayout acts;
         if (tensors.TryGetValue("activations", out var named)) acts = named;
         else

@@ -6,7 +6,7 @@ using SaeBench.Compute.Backends;
 using SaeBench.Core.Checkpoints;
 using SaeBench.Core.Models;
 using SaeBench.Core.Results;
-using SaeBench.Core.Sae;
+using SaeBench.Core.Autoencoders;
 using SaeBench.Training.Baselines;
 
 namespace SaeBench.Training.Suites;

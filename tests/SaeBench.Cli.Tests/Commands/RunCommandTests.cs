@@ -4,8 +4,7 @@ using SaeBench.Cli;
 using SaeBench.Compute.Tensors;
 using SaeBench.Core.Checkpoints;
 using SaeBench.Core.Safetensors;
-using SaeBench.Core.Sae;
-using SaeModel = SaeBench.Core.Sae.Sae;
+using SaeBench.Core.Autoencoders;
 
 namespace SaeBench.Cli.Tests.Commands;
 
@@ -32,7 +31,7 @@ public class RunCommandTests
             var dec = new HostMatrix(2 * D, D);
             for (int i = 0; i < D; i++) { enc[i, i] = 1; dec[i, i] = 1; }
             for (int j = D; j < 2 * D; j++) for (int i = 0; i < D; i++) { enc[i, j] = (float)(rng.NextDouble() - 0.5); dec[j, i] = (float)(rng.NextDouble() - 0.5) * 0.1f * c; }
-            var sae = new SaeModel("relu", new SaeParameters { WEnc = enc, BEnc = new float[2 * D], WDec = dec, BDec = new float[D] });
+            var sae = new Sae("relu", new SaeParameters { WEnc = enc, BEnc = new float[2 * D], WDec = dec, BDec = new float[D] });
             NativeCheckpointWriter.Write(Path.Combine(_dir, "ckpts", $"sae{c:D2}"), sae);
         }
     }

@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using SaeBench.Core.Checkpoints;
-using SaeBench.Core.Sae;
+using SaeBench.Core.Autoencoders;
 
 namespace SaeBench.Core.Tests.Checkpoints;
 
@@ -53,7 +53,7 @@ public class NativeRoundTripTests
         using var dir = new TempDir();
         var p = Some.Sae("relu").Parameters.Clone();
         p.InputScale = 0.125f;
-        NativeCheckpointWriter.Write(dir.Path, new SaeModel("p_anneal", p));
+        NativeCheckpointWriter.Write(dir.Path, new Sae("p_anneal", p));
         var cfg = JsonNode.Parse(File.ReadAllText(Path.Combine(dir.Path, "cfg.json")))!;
         Assert.Equal("p_anneal", cfg["architecture"]!.GetValue<string>());
         Assert.Equal("expected_average_only_in", cfg["normalize_activations"]!.GetValue<string>());

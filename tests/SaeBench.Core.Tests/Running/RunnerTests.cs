@@ -6,7 +6,7 @@ using SaeBench.Core.Checkpoints;
 using SaeBench.Core.Evaluation;
 using SaeBench.Core.Results;
 using SaeBench.Core.Running;
-using SaeBench.Core.Sae;
+using SaeBench.Core.Autoencoders;
 
 namespace SaeBench.Core.Tests.Running;
 
@@ -16,7 +16,7 @@ public class RunnerTests
     private readonly FakeModel _model = new(D, examples: 50, seed: 1);
     private readonly string _out = Directory.CreateTempSubdirectory("saebench-runner").FullName;
 
-    private static CheckpointInfo Info(SaeModel sae, string id) => new()
+    private static CheckpointInfo Info(Sae sae, string id) => new()
     {
         Path = "/mem/" + id,
         Format = "memory",
@@ -39,7 +39,7 @@ public class RunnerTests
             load ?? (() =>
             {
                 if (loads is not null) loads[0]++;
-                var sae = new SaeModel("relu", new SaeParameters
+                var sae = new Sae("relu", new SaeParameters
                 {
                     WEnc = Eye(D, 1f), BEnc = new float[D], WDec = Eye(D, scale), BDec = new float[D],
                 });

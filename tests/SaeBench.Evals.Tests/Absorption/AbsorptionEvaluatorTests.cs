@@ -6,7 +6,7 @@ using SaeBench.Core.Running;
 using SaeBench.Evals.Absorption;
 using SaeBench.Evals.Tests.Fixtures;
 using SaeBench.Models.Synthetic;
-using SaeModel = SaeBench.Core.Sae.Sae;
+using SaeBench.Core.Autoencoders;
 
 namespace SaeBench.Evals.Tests.Absorption;
 
@@ -102,7 +102,7 @@ public class AbsorptionEvaluatorTests
             var concepts = classes.Select(c => c == 1 ? new[] { 1, 0 } : new[] { 2 }).ToArray();
             model.With(split, Enumerable.Repeat(1f, 100).ToArray(), classes.Select(c => c - 1).ToArray(), concepts: concepts);
         }
-        var r = Run(EvalFixtures.Context(SaeModel.Identity(1), model), """{"min_probe_f1": 0.9}""");
+        var r = Run(EvalFixtures.Context(Sae.Identity(1), model), """{"min_probe_f1": 0.9}""");
 
         var row = Assert.Single(r.Details);
         Assert.False((bool)row["qualifies"]!);
@@ -116,10 +116,10 @@ public class AbsorptionEvaluatorTests
     {
         var model = new FakeModel(2, 1, ["a", "b"]).With(Split.Test, [1f, 2f], [0]);
         var e = Assert.Throws<NotApplicableException>(() =>
-            Evaluator.Start(EvalFixtures.Context(SaeModel.Identity(2), model), new AbsorptionOptions()));
+            Evaluator.Start(EvalFixtures.Context(Sae.Identity(2), model), new AbsorptionOptions()));
         Assert.Contains("hierarchy", e.Message);
         var unlabelled = new FakeModel(2, 1);
-        Assert.Throws<NotApplicableException>(() => Evaluator.Start(EvalFixtures.Context(SaeModel.Identity(2), unlabelled), new AbsorptionOptions()));
+        Assert.Throws<NotApplicableException>(() => Evaluator.Start(EvalFixtures.Context(Sae.Identity(2), unlabelled), new AbsorptionOptions()));
     }
 
     [Theory]

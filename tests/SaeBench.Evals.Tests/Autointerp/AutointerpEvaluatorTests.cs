@@ -4,10 +4,9 @@ using SaeBench.Compute.Tensors;
 using SaeBench.Core.Configuration;
 using SaeBench.Core.Evaluation;
 using SaeBench.Core.Running;
-using SaeBench.Core.Sae;
+using SaeBench.Core.Autoencoders;
 using SaeBench.Evals.Autointerp;
 using SaeBench.Evals.Tests.Support;
-using SaeModel = SaeBench.Core.Sae.Sae;
 
 namespace SaeBench.Evals.Tests.Autointerp;
 
@@ -20,7 +19,7 @@ public class AutointerpEvaluatorTests
     /// 400 examples, 100 per class; an example of class c is a_e·e_c with a_e in [0.5, 1]. A fifth input dimension
     /// carries 1.0 on class 0 and 0.05 on class 1 (a latent that fires on two classes, one of them weakly).
     /// </summary>
-    private static (ArrayModel Model, SaeModel Sae) World(bool labelled = true)
+    private static (ArrayModel Model, Sae Sae) World(bool labelled = true)
     {
         const int n = 400, d = 5;
         var x = new float[n, d];
@@ -35,11 +34,11 @@ public class AutointerpEvaluatorTests
         }
         var eye = new HostMatrix(d, d);
         for (int i = 0; i < d; i++) eye[i, i] = 1f;
-        var sae = new SaeModel("relu", new SaeParameters { WEnc = eye, BEnc = new float[d], WDec = eye.Clone(), BDec = new float[d] });
+        var sae = new Sae("relu", new SaeParameters { WEnc = eye, BEnc = new float[d], WDec = eye.Clone(), BDec = new float[d] });
         return (new ArrayModel(x, labels, x, labels, labelled ? Classes : null), sae);
     }
 
-    private static EvaluationContext Context(ArrayModel model, SaeModel sae, int seed = 3) =>
+    private static EvaluationContext Context(ArrayModel model, Sae sae, int seed = 3) =>
         new(sae, "id", new Dictionary<string, string>(), model, CpuBackend.Create(), seed, 64, TimeProvider.System);
 
     [Fact]

@@ -2,10 +2,9 @@ using SaeBench.Compute.Backends;
 using SaeBench.Compute.Tensors;
 using SaeBench.Core.Evaluation;
 using SaeBench.Core.Models;
-using SaeBench.Core.Sae;
+using SaeBench.Core.Autoencoders;
 using SaeBench.Models;
 using SaeBench.Models.Synthetic;
-using SaeModel = SaeBench.Core.Sae.Sae;
 
 namespace SaeBench.Evals.Tests.Fixtures;
 
@@ -78,7 +77,7 @@ public sealed class FakeModel : IModelUnderStudy
 /// <summary>Contexts, synthetic worlds and SAEs with known structure.</summary>
 public static class EvalFixtures
 {
-    public static EvaluationContext Context(SaeModel sae, IModelUnderStudy model, int seed = 7, int batchRows = 512) =>
+    public static EvaluationContext Context(Sae sae, IModelUnderStudy model, int seed = 7, int batchRows = 512) =>
         new(sae, "id", new Dictionary<string, string>(), model, CpuBackend.Create(), seed, batchRows, TimeProvider.System);
 
     /// <summary>A small synthetic world: 40 features in d = 64 (4 parents × 3 children, 2 groups of 3, 18 independent), no noise.</summary>
@@ -104,7 +103,7 @@ public static class EvalFixtures
     /// pseudo-inverse of the true directions, exact for noise-free activations), with the given decoder rows.
     /// <paramref name="mix"/> null = identity (the oracle SAE).
     /// </summary>
-    public static SaeModel FromTrueCodes(HostMatrix directions, HostMatrix decoder, double[,]? mix = null)
+    public static Sae FromTrueCodes(HostMatrix directions, HostMatrix decoder, double[,]? mix = null)
     {
         int n = directions.Rows, d = directions.Cols;
         var pinv = PseudoInverse(directions); // d × n, directions · pinv = I
@@ -117,7 +116,7 @@ public static class EvalFixtures
             else for (int k = 0; k < n; k++) v += pinv[i, k] * mix[k, j];
             wEnc[i, j] = (float)v;
         }
-        return new SaeModel("relu", new SaeParameters
+        return new Sae("relu", new SaeParameters
         {
             WEnc = wEnc,
             BEnc = Enumerable.Repeat(-1e-4f, n).ToArray(),
@@ -127,13 +126,13 @@ public static class EvalFixtures
     }
 
     /// <summary>The oracle SAE of a synthetic world: decoder = true directions, code = true code.</summary>
-    public static SaeModel Oracle(SyntheticWorld world) => FromTrueCodes(world.Directions, world.Directions.Clone());
+    public static Sae Oracle(SyntheticWorld world) => FromTrueCodes(world.Directions, world.Directions.Clone());
 
     /// <summary>
     /// An SAE that absorbs every parent into its children: child latents have decoder normalise(child + parent) and
     /// fire (×10) only with their child; a parent latent is silenced whenever one of its children fires.
     /// </summary>
-    public static SaeModel Absorbing(SyntheticWorld world)
+    public static Sae Absorbing(SyntheticWorld world)
     {
         var dirs = world.Directions;
         int n = dirs.Rows, d = dirs.Cols;

@@ -2,11 +2,10 @@ using System.Text.Json.Nodes;
 using SaeBench.Compute.Tensors;
 using SaeBench.Core.Evaluation;
 using SaeBench.Core.Running;
-using SaeBench.Core.Sae;
+using SaeBench.Core.Autoencoders;
 using SaeBench.Evals.Tests.Fixtures;
 using SaeBench.Models.Synthetic;
 using SaeBench.TestKit;
-using SaeModel = SaeBench.Core.Sae.Sae;
 
 namespace SaeBench.Evals.Tests.Golden;
 
@@ -48,13 +47,13 @@ public class GoldenResultTests
     }
 
     /// <summary>TopK SAE whose encoder is the pseudo-inverse of the true directions and whose decoder is the directions.</summary>
-    private static SaeModel TopK(SyntheticWorld world, int k)
+    private static Sae TopK(SyntheticWorld world, int k)
     {
         var oracle = EvalFixtures.Oracle(world);
         var p = oracle.Parameters.Clone();
         p.K = k;
         p.BEnc = new float[p.DSae];
-        return new SaeModel(SaeArchitectures.TopK, p);
+        return new Sae(SaeArchitectures.TopK, p);
     }
 
     private static JsonObject ToJson(EvalResult result)

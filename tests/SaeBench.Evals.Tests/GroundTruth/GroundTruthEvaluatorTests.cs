@@ -4,10 +4,9 @@ using SaeBench.Compute.Tensors;
 using SaeBench.Core.Evaluation;
 using SaeBench.Core.Models;
 using SaeBench.Core.Running;
-using SaeBench.Core.Sae;
+using SaeBench.Core.Autoencoders;
 using SaeBench.Evals.GroundTruth;
 using SaeBench.Evals.Tests.Fixtures;
-using SaeModel = SaeBench.Core.Sae.Sae;
 
 namespace SaeBench.Evals.Tests.GroundTruth;
 
@@ -101,7 +100,7 @@ public class GroundTruthEvaluatorTests
         var rng = new Random(3);
         for (int k = 0; k < d; k++) { wDec[n, k] = (float)rng.NextDouble() - 0.5f; wDec[n + 1, k] = (float)rng.NextDouble() - 0.5f; }
         var bias = oracle.BEnc.Concat([-1e6f, 1f]).ToArray();
-        var sae = new SaeModel("relu", new SaeParameters { WEnc = wEnc, BEnc = bias, WDec = wDec, BDec = new float[d] });
+        var sae = new Sae("relu", new SaeParameters { WEnc = wEnc, BEnc = bias, WDec = wDec, BDec = new float[d] });
         var r = Run(EvalFixtures.Context(sae, world));
 
         Assert.Equal((double)n / (n + 1), r.Get("ground_truth.latent_precision")!.Value, 10);
@@ -113,7 +112,7 @@ public class GroundTruthEvaluatorTests
     {
         var model = new FakeModel(2, 1, ["a"]).With(Split.Test, [1f, 2f], [0]);
         var e = Assert.Throws<NotApplicableException>(() =>
-            Evaluator.Start(EvalFixtures.Context(SaeModel.Identity(2), model), new GroundTruthOptions()));
+            Evaluator.Start(EvalFixtures.Context(Sae.Identity(2), model), new GroundTruthOptions()));
         Assert.Contains("ground-truth", e.Message);
     }
 

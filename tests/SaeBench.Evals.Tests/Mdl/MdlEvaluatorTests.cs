@@ -4,10 +4,9 @@ using SaeBench.Compute.Tensors;
 using SaeBench.Core.Configuration;
 using SaeBench.Core.Evaluation;
 using SaeBench.Core.Running;
-using SaeBench.Core.Sae;
+using SaeBench.Core.Autoencoders;
 using SaeBench.Evals.Mdl;
 using SaeBench.Evals.Tests.Support;
-using SaeModel = SaeBench.Core.Sae.Sae;
 
 namespace SaeBench.Evals.Tests.Mdl;
 
@@ -16,11 +15,11 @@ public class MdlEvaluatorTests
     private static double Hb(double p) => -(p * Math.Log2(p) + (1 - p) * Math.Log2(1 - p));
 
     /// <summary>A ReLU SAE with W_enc = W_dec = I: the code is the (non-negative) input itself and decodes exactly.</summary>
-    private static SaeModel IdentityRelu(int d)
+    private static Sae IdentityRelu(int d)
     {
         var eye = new HostMatrix(d, d);
         for (int i = 0; i < d; i++) eye[i, i] = 1f;
-        return new SaeModel("relu", new SaeParameters { WEnc = eye, BEnc = new float[d], WDec = eye.Clone(), BDec = new float[d] });
+        return new Sae("relu", new SaeParameters { WEnc = eye, BEnc = new float[d], WDec = eye.Clone(), BDec = new float[d] });
     }
 
     private static EvalResult Run(float[,] test, int batchRows, JsonObject options)

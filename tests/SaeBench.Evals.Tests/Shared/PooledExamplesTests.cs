@@ -2,7 +2,7 @@ using SaeBench.Compute.Tensors;
 using SaeBench.Core.Models;
 using SaeBench.Evals.Shared;
 using SaeBench.Evals.Tests.Fixtures;
-using SaeModel = SaeBench.Core.Sae.Sae;
+using SaeBench.Core.Autoencoders;
 
 namespace SaeBench.Evals.Tests.Shared;
 
@@ -20,7 +20,7 @@ public class PooledExamplesTests
         ];
         bool[] valid = [true, true, true, true, false, true, false, false, false];
         var model = new FakeModel(2, 3, ["a"]).With(Split.Train, x, [0, 0, 0], valid);
-        var context = EvalFixtures.Context(SaeModel.Identity(2), model, batchRows: 3);
+        var context = EvalFixtures.Context(Sae.Identity(2), model, batchRows: 3);
         var pooled = ExampleEncoding.EncodePooled(context, Split.Train, [2, 1, 0], latents: true, activations: true);
 
         Assert.Equal(new[] { 0, 1, 2 }, pooled.Examples.ToArray());
@@ -40,7 +40,7 @@ public class PooledExamplesTests
         var wEnc = new HostMatrix(d, f);
         var wDec = new HostMatrix(f, d);
         for (int i = 0; i < d * f; i++) { wEnc.Span[i] = (float)rng.NextDouble() - 0.5f; wDec.Span[i] = (float)rng.NextDouble(); }
-        var sae = new SaeModel("relu", new SaeBench.Core.Sae.SaeParameters { WEnc = wEnc, BEnc = new float[f], WDec = wDec, BDec = new float[d] });
+        var sae = new Sae("relu", new SaeBench.Core.Autoencoders.SaeParameters { WEnc = wEnc, BEnc = new float[f], WDec = wDec, BDec = new float[d] });
         var context = EvalFixtures.Context(sae, model, batchRows: 16);
         int[] chosen = [0, 1, 2, 40, 41, 150, 151, 152, 153, 299];
 

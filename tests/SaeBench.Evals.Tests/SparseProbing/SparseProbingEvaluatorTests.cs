@@ -4,10 +4,9 @@ using SaeBench.Core.Configuration;
 using SaeBench.Core.Evaluation;
 using SaeBench.Core.Models;
 using SaeBench.Core.Running;
-using SaeBench.Core.Sae;
+using SaeBench.Core.Autoencoders;
 using SaeBench.Evals.SparseProbing;
 using SaeBench.Evals.Tests.Fixtures;
-using SaeModel = SaeBench.Core.Sae.Sae;
 
 namespace SaeBench.Evals.Tests.SparseProbing;
 
@@ -89,7 +88,7 @@ public class SparseProbingEvaluatorTests
     [Fact]
     public void SeparableClassesGiveAccuracyOneAndMaskedPositionsAreIgnored()
     {
-        var r = Run(EvalFixtures.Context(SaeModel.Identity(2), MaskedTwoClassModel()), """{"k_values": [1, 3]}""");
+        var r = Run(EvalFixtures.Context(Sae.Identity(2), MaskedTwoClassModel()), """{"k_values": [1, 3]}""");
 
         Assert.Equal(1.0, r.Get("sae.sae_top_1_test_accuracy"));
         Assert.Equal(1.0, r.Get("sae.sae_test_accuracy"));
@@ -108,7 +107,7 @@ public class SparseProbingEvaluatorTests
     {
         // W_enc = 0, b_enc = 1: every latent is 1 for every example, so every probe predicts one class for all test
         // examples, which are half positive: accuracy exactly 0.5. The model's own activations stay separable.
-        var sae = new SaeModel("relu", new SaeParameters
+        var sae = new Sae("relu", new SaeParameters
         {
             WEnc = new HostMatrix(2, 3), BEnc = [1f, 1f, 1f], WDec = new HostMatrix(3, 2), BDec = new float[2],
         });
@@ -138,7 +137,7 @@ public class SparseProbingEvaluatorTests
     [Fact]
     public void MetricNamesAreSaeBenchs()
     {
-        var r = Run(EvalFixtures.Context(SaeModel.Identity(2), MaskedTwoClassModel()));
+        var r = Run(EvalFixtures.Context(Sae.Identity(2), MaskedTwoClassModel()));
         string[] expected =
         [
             "llm.llm_test_accuracy", "llm.llm_top_1_test_accuracy", "llm.llm_top_2_test_accuracy", "llm.llm_top_5_test_accuracy",
@@ -152,7 +151,7 @@ public class SparseProbingEvaluatorTests
     {
         var model = new FakeModel(2, 1).With(Split.Test, [1f, 2f], [0]);
         var e = Assert.Throws<NotApplicableException>(() =>
-            Evaluator.Start(EvalFixtures.Context(SaeModel.Identity(2), model), new SparseProbingOptions()));
+            Evaluator.Start(EvalFixtures.Context(Sae.Identity(2), model), new SparseProbingOptions()));
         Assert.Contains("labels", e.Message);
     }
 

@@ -6,12 +6,11 @@ using SaeBench.Core.Configuration;
 using SaeBench.Core.Evaluation;
 using SaeBench.Core.Models;
 using SaeBench.Core.Running;
-using SaeBench.Core.Sae;
+using SaeBench.Core.Autoencoders;
 using SaeBench.Evals.Tests.Support;
 using SaeBench.Evals.Unlearning;
 using SaeBench.Models;
 using Xunit.Abstractions;
-using SaeModel = SaeBench.Core.Sae.Sae;
 
 namespace SaeBench.Evals.Tests.Unlearning;
 
@@ -64,7 +63,7 @@ public sealed class MlpFixture
     /// <paramref name="withDetector"/>, one more latent that fires only on the forget class (encoder = the unit
     /// difference of class means, bias = −threshold) and decodes to the unit forget-class mean direction.
     /// </summary>
-    public SaeModel Sae(bool withDetector)
+    public Sae Sae(bool withDetector)
     {
         int d = Model.Info.DModel, f = d + (withDetector ? 1 : 0);
         var wEnc = new HostMatrix(d, f);
@@ -78,16 +77,16 @@ public sealed class MlpFixture
             float norm = MathF.Sqrt(TensorPrimitives.Dot<float>(ForgetMean, ForgetMean));
             for (int i = 0; i < d; i++) wDec[d, i] = ForgetMean[i] / norm;
         }
-        return new SaeModel("relu", new SaeParameters { WEnc = wEnc, BEnc = bEnc, WDec = wDec, BDec = new float[d] });
+        return new Sae("relu", new SaeParameters { WEnc = wEnc, BEnc = bEnc, WDec = wDec, BDec = new float[d] });
     }
 }
 
 public class UnlearningEvaluatorTests(MlpFixture mlp, ITestOutputHelper output) : IClassFixture<MlpFixture>
 {
-    private static EvaluationContext Context(SaeModel sae, IModelUnderStudy model) =>
+    private static EvaluationContext Context(Sae sae, IModelUnderStudy model) =>
         new(sae, "id", new Dictionary<string, string>(), model, CpuBackend.Create(), 5, 1024, TimeProvider.System);
 
-    private EvalResult Run(SaeModel sae, JsonObject? options = null)
+    private EvalResult Run(Sae sae, JsonObject? options = null)
     {
         var evaluator = new UnlearningEvaluator();
         var r = SingleJob.Run(evaluator, evaluator.ParseOptions(options ?? new JsonObject()), Context(sae, mlp.Model));
@@ -140,7 +139,7 @@ public class UnlearningEvaluatorTests(MlpFixture mlp, ITestOutputHelper output) 
         var x = new float[4, 2];
         var model = new ArrayModel(x, new int[4], x, new int[4], ["a", "b"]);
         var evaluator = new UnlearningEvaluator();
-        var e = Assert.Throws<NotApplicableException>(() => evaluator.Start(Context(SaeModel.Identity(2), model), evaluator.ParseOptions(new JsonObject())));
+        var e = Assert.Throws<NotApplicableException>(() => evaluator.Start(Context(Sae.Identity(2), model), evaluator.ParseOptions(new JsonObject())));
         Assert.Contains("forward", e.Message);
     }
 

@@ -1,7 +1,7 @@
 using SaeBench.Compute.Backends;
 using SaeBench.Compute.Tensors;
 using SaeBench.Core.Checkpoints;
-using SaeBench.Core.Sae;
+using SaeBench.Core.Autoencoders;
 using SaeBench.Training.Baselines;
 using SaeBench.Training.Data;
 

@@ -1,4 +1,4 @@
-using SaeBench.Core.Sae;
+using SaeBench.Core.Autoencoders;
 
 namespace SaeBench.Core.Checkpoints.Formats;
 

@@ -1,5 +1,5 @@
 using SaeBench.Core.Checkpoints.Torch;
-using SaeBench.Core.Sae;
+using SaeBench.Core.Autoencoders;
 
 namespace SaeBench.Core.Checkpoints.Formats;
 

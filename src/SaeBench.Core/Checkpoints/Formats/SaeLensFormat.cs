@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using SaeBench.Core.Sae;
+using SaeBench.Core.Autoencoders;
 
 namespace SaeBench.Core.Checkpoints.Formats;
 

@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 
-namespace SaeBench.Core.Sae;
+namespace SaeBench.Core.Autoencoders;
 
 /// <summary>What a checkpoint says about where the SAE belongs (model, hook) plus free-form metadata.</summary>
 public sealed class SaeConfig

@@ -1,6 +1,6 @@
 using SaeBench.Compute.Tensors;
 
-namespace SaeBench.Core.Sae;
+namespace SaeBench.Core.Autoencoders;
 
 /// <summary>
 /// The weights of an SAE in this project's orientation: <c>W_enc [d_in, F]</c>, <c>W_dec [F, d_in]</c> (row j of

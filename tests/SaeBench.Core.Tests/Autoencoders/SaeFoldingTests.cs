@@ -1,8 +1,8 @@
 using SaeBench.Compute.Backends;
 using SaeBench.Compute.Tensors;
-using SaeBench.Core.Sae;
+using SaeBench.Core.Autoencoders;
 
-namespace SaeBench.Core.Tests.Sae;
+namespace SaeBench.Core.Tests.Autoencoders;
 
 public class SaeFoldingTests
 {
@@ -55,10 +55,10 @@ public class SaeFoldingTests
 internal static class FoldingTestExtensions
 {
     /// <summary>A top-k SAE whose decoder has the unit rows of <paramref name="relu"/>'s folded decoder.</summary>
-    public static SaeModel FoldDecoderNormsOf(this SaeModel topk, SaeModel relu)
+    public static Sae FoldDecoderNormsOf(this Sae topk, Sae relu)
     {
         var p = topk.Parameters.Clone();
         p.WDec = relu.FoldDecoderNorms().Parameters.WDec;
-        return new SaeModel("topk", p);
+        return new Sae("topk", p);
     }
 }

@@ -1,8 +1,8 @@
 using SaeBench.Compute.Backends;
 using SaeBench.Compute.Tensors;
-using SaeBench.Evals.Core;
+using SaeBench.Evals.CoreEval;
 
-namespace SaeBench.Evals.Tests.Core;
+namespace SaeBench.Evals.Tests.CoreEval;
 
 public class LatentGeometryTests
 {

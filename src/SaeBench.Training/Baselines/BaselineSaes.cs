@@ -1,7 +1,7 @@
 using SaeBench.Compute.Backends;
 using SaeBench.Compute.Tensors;
 using SaeBench.Core.Models;
-using SaeBench.Core.Sae;
+using SaeBench.Core.Autoencoders;
 
 namespace SaeBench.Training.Baselines;
 

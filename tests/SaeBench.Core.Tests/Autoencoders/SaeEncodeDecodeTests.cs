@@ -1,8 +1,8 @@
 using SaeBench.Compute.Backends;
 using SaeBench.Compute.Tensors;
-using SaeBench.Core.Sae;
+using SaeBench.Core.Autoencoders;
 
-namespace SaeBench.Core.Tests.Sae;
+namespace SaeBench.Core.Tests.Autoencoders;
 
 /// <summary>Batched encode/decode of every architecture against the naive per-element reference.</summary>
 public class SaeEncodeDecodeTests
@@ -46,7 +46,7 @@ public class SaeEncodeDecodeTests
             BDec = new float[2],
             K = 3,
         };
-        var sae = new SaeModel("topk", p);
+        var sae = new Sae("topk", p);
         var x = HostMatrix.Wrap([1f, 2f], 1, 2);
         var f = new HostMatrix(1, 10);
         sae.Encode(Backend, x, f);
@@ -65,7 +65,7 @@ public class SaeEncodeDecodeTests
             K = 3,
         };
         var f = new HostMatrix(1, 4);
-        new SaeModel("topk", p).Encode(Backend, HostMatrix.Wrap([2f], 1, 1), f);
+        new Sae("topk", p).Encode(Backend, HostMatrix.Wrap([2f], 1, 1), f);
         Assert.Equal([2f, 0f, 0f, 1f], f.ToArray());
     }
 
@@ -144,7 +144,7 @@ public class SaeEncodeDecodeTests
         }
         var x = Some.Matrix(rows, sae.DIn, seed: 21);
         var f = new HostMatrix(rows, sae.DSae);
-        var nonzeros = new SparseRows(rows, sae.DSae, capacity: rows * (int)Math.Ceiling(sae.DSae * SaeModel.SparseDecodeMaxDensity));
+        var nonzeros = new SparseRows(rows, sae.DSae, capacity: rows * (int)Math.Ceiling(sae.DSae * Sae.SparseDecodeMaxDensity));
         sae.Encode(Backend, x, f, nonzeros);
         var plain = new HostMatrix(rows, sae.DSae);
         sae.Encode(Backend, x, plain);
@@ -191,7 +191,7 @@ public class SaeEncodeDecodeTests
         {
             var p = sae.Parameters.Clone();
             p.K = k;
-            sae = new SaeModel(architecture, p);
+            sae = new Sae(architecture, p);
         }
         var x = Some.Matrix(130, sae.DIn, seed: 8);
         var f = new HostMatrix(x.Rows, sae.DSae);
@@ -221,7 +221,7 @@ public class SaeEncodeDecodeTests
         var f = new HostMatrix(10, 200);
         sae.Encode(Backend, Some.Matrix(10, 24, 4), f);
         double density = f.ToArray().Count(v => v != 0) / (double)f.Length;
-        Assert.True(density <= SaeModel.SparseDecodeMaxDensity, $"density {density}");
+        Assert.True(density <= Sae.SparseDecodeMaxDensity, $"density {density}");
     }
 
     [Fact]
@@ -232,7 +232,7 @@ public class SaeEncodeDecodeTests
         Assert.Throws<ArgumentException>(() => sae.Decode(Backend, new HostMatrix(3, sae.DSae), new HostMatrix(4, sae.DIn)));
     }
 
-    private static SaeModel Pca()
+    private static Sae Pca()
     {
         // Orthonormal rows: the first 5 standard basis vectors, rotated by a Householder reflection.
         int d = 12;
@@ -242,6 +242,6 @@ public class SaeEncodeDecodeTests
         for (int r = 0; r < 5; r++)
         for (int i = 0; i < d; i++)
             c[r, i] = (float)((r == i ? 1 : 0) - 2 * v[r] * v[i] / (norm * norm));
-        return SaeModel.Pca(c, Some.Vector(d, 9));
+        return Sae.Pca(c, Some.Vector(d, 9));
     }
 }

@@ -1,7 +1,7 @@
 using SaeBench.Compute.Tensors;
-using SaeBench.Core.Sae;
+using SaeBench.Core.Autoencoders;
 
-namespace SaeBench.Core.Tests.Sae;
+namespace SaeBench.Core.Tests.Autoencoders;
 
 /// <summary>
 /// An independent, element-by-element reference of ARCHITECTURES.md's inference rules, in double precision.
@@ -9,7 +9,7 @@ namespace SaeBench.Core.Tests.Sae;
 /// </summary>
 public static class NaiveSae
 {
-    public static double[,] Encode(SaeModel sae, HostMatrix x)
+    public static double[,] Encode(Sae sae, HostMatrix x)
     {
         var p = sae.Parameters;
         int n = x.Rows, d = sae.DIn, F = sae.DSae;
@@ -82,7 +82,7 @@ public static class NaiveSae
         return f;
     }
 
-    public static double[,] Decode(SaeModel sae, HostMatrix f)
+    public static double[,] Decode(Sae sae, HostMatrix f)
     {
         var p = sae.Parameters;
         int n = f.Rows, d = sae.DIn;

@@ -3,18 +3,18 @@ using SaeBench.Compute.Backends;
 using SaeBench.Compute.Tensors;
 using SaeBench.Core.Evaluation;
 using SaeBench.Core.Running;
-using SaeBench.Core.Sae;
+using SaeBench.Core.Autoencoders;
 using SaeBench.Core.Tests.Running;
-using SaeBench.Evals.Core;
+using SaeBench.Evals.CoreEval;
 
-namespace SaeBench.Evals.Tests.Core;
+namespace SaeBench.Evals.Tests.CoreEval;
 
 public class CoreEvaluatorTests
 {
     private const int D = 6;
     private readonly FakeModel _model = new(D, examples: 300, seed: 9, classes: 4, centred: true);
 
-    private EvalResult Run(SaeBench.Core.Sae.Sae sae, JsonObject? options = null)
+    private EvalResult Run(SaeBench.Core.Autoencoders.Sae sae, JsonObject? options = null)
     {
         var ev = new CoreEvaluator();
         var context = new EvaluationContext(sae, "t", new Dictionary<string, string>(), _model, CpuBackend.Create(), 0, 64, TimeProvider.System);
@@ -24,7 +24,7 @@ public class CoreEvaluatorTests
     [Fact]
     public void Oracle_sae_explains_all_variance_and_recovers_all_loss()
     {
-        var r = Run(SaeBench.Core.Sae.Sae.Identity(D));
+        var r = Run(SaeBench.Core.Autoencoders.Sae.Identity(D));
         Assert.Equal(1.0, r.Get("reconstruction_quality.explained_variance")!.Value, 9);
         Assert.Equal(1.0, r.Get("model_performance_preservation.ce_loss_score")!.Value, 9);
         Assert.Equal(1.0, r.Get("model_behavior_preservation.kl_div_score")!.Value, 9);
@@ -35,7 +35,7 @@ public class CoreEvaluatorTests
     [Fact]
     public void All_zero_sae_on_centred_data_explains_nothing_and_recovers_no_loss()
     {
-        var sae = new SaeBench.Core.Sae.Sae("relu", new SaeParameters
+        var sae = new SaeBench.Core.Autoencoders.Sae("relu", new SaeParameters
         {
             WEnc = new HostMatrix(D, 10), BEnc = new float[10], WDec = new HostMatrix(10, D), BDec = new float[D],
         });
@@ -53,7 +53,7 @@ public class CoreEvaluatorTests
         // latents 0 and 1 share a decoder direction (max decoder cosine 1); encoder = decoder transposed (enc/dec cosine 1)
         var dec = new HostMatrix(3, D);
         dec[0, 0] = 1; dec[1, 0] = 2; dec[2, 1] = 1;
-        var sae = new SaeBench.Core.Sae.Sae("relu", new SaeParameters { WEnc = dec.Transpose(), BEnc = [0.5f, 0, -1], WDec = dec, BDec = new float[D] });
+        var sae = new SaeBench.Core.Autoencoders.Sae("relu", new SaeParameters { WEnc = dec.Transpose(), BEnc = [0.5f, 0, -1], WDec = dec, BDec = new float[D] });
         var r = Run(sae);
         Assert.Equal(3, r.Details.Count);
         Assert.Equal(1.0, r.Details[0]["max_decoder_cosine_sim"]!.GetValue<double>(), 6);
@@ -67,7 +67,7 @@ public class CoreEvaluatorTests
     [Fact]
     public void Options_can_turn_off_details_and_downstream_loss()
     {
-        var r = Run(SaeBench.Core.Sae.Sae.Identity(D), new JsonObject { ["compute_feature_details"] = false, ["compute_downstream_loss"] = false });
+        var r = Run(SaeBench.Core.Autoencoders.Sae.Identity(D), new JsonObject { ["compute_feature_details"] = false, ["compute_downstream_loss"] = false });
         Assert.Empty(r.Details);
         Assert.Null(r.Get("model_performance_preservation.ce_loss_score"));
         Assert.NotNull(r.Get("reconstruction_quality.explained_variance"));

@@ -1,7 +1,7 @@
 using SaeBench.Compute.Tensors;
-using SaeBench.Core.Sae;
+using SaeBench.Core.Autoencoders;
 
-namespace SaeBench.Core.Tests.Sae;
+namespace SaeBench.Core.Tests.Autoencoders;
 
 public class SaeValidationTests
 {
@@ -18,7 +18,7 @@ public class SaeValidationTests
     [Fact]
     public void The_given_alias_is_kept_in_the_config()
     {
-        var sae = new SaeModel("p_anneal", Some.Sae("relu").Parameters);
+        var sae = new Sae("p_anneal", Some.Sae("relu").Parameters);
         Assert.Equal("relu", sae.Architecture);
         Assert.Equal("p_anneal", sae.Config.ArchitectureName);
     }
@@ -28,16 +28,16 @@ public class SaeValidationTests
     {
         var p = Some.Sae("relu").Parameters.Clone();
         p.WDec = new HostMatrix(p.DSae + 1, p.DIn);
-        Assert.Contains("W_dec", Assert.Throws<ArgumentException>(() => new SaeModel("relu", p)).Message);
+        Assert.Contains("W_dec", Assert.Throws<ArgumentException>(() => new Sae("relu", p)).Message);
         p = Some.Sae("relu").Parameters.Clone();
         p.BDec = new float[3];
-        Assert.Contains("b_dec", Assert.Throws<ArgumentException>(() => new SaeModel("relu", p)).Message);
+        Assert.Contains("b_dec", Assert.Throws<ArgumentException>(() => new Sae("relu", p)).Message);
         p = Some.Sae("relu").Parameters.Clone();
-        Assert.Contains("threshold", Assert.Throws<ArgumentException>(() => new SaeModel("jumprelu", p)).Message);
-        Assert.Contains("k", Assert.Throws<ArgumentException>(() => new SaeModel("topk", p)).Message);
-        Assert.Contains("b_gate", Assert.Throws<ArgumentException>(() => new SaeModel("gated", p)).Message);
+        Assert.Contains("threshold", Assert.Throws<ArgumentException>(() => new Sae("jumprelu", p)).Message);
+        Assert.Contains("k", Assert.Throws<ArgumentException>(() => new Sae("topk", p)).Message);
+        Assert.Contains("b_gate", Assert.Throws<ArgumentException>(() => new Sae("gated", p)).Message);
         p.K = 5;
         p.GroupSizes = [1, 2];
-        Assert.Contains("group_sizes", Assert.Throws<ArgumentException>(() => new SaeModel("matryoshka_batchtopk", p)).Message);
+        Assert.Contains("group_sizes", Assert.Throws<ArgumentException>(() => new Sae("matryoshka_batchtopk", p)).Message);
     }
 }

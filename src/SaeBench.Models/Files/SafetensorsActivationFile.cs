@@ -8,7 +8,7 @@ namespace SaeBench.Models.Files;
 /// validates the header: length, JSON, dtypes, offsets in range and in order, byte counts). This adapter maps a header
 /// entry to the <see cref="TensorLayout"/> that the memory-mapped activation reader shares with <c>.npy</c> files.
 /// </summary>
-internal static class SafetensorsFile
+internal static class SafetensorsActivationFile
 {
     public static IReadOnlyDictionary<string, TensorLayout> ReadHeader(string path)
     {
@@ -37,8 +37,4 @@ internal static class SafetensorsFile
         var d => throw new InvalidDataException(
             $"{path}: tensor '{t.Name}' field 'dtype' is '{d}'; supported: F32, F16, BF16 (and I32, I64, U8, BOOL for labels and masks)."),
     };
-
-    /// <summary>Writes float32 tensors (in the given order) as a safetensors file.</summary>
-    public static void WriteFloats(string path, IEnumerable<(string Name, long[] Shape, ReadOnlyMemory<float> Data)> tensors) =>
-        CoreSafetensors.SafetensorsWriter.Write(path, tensors.Select(t => CoreSafetensors.SafetensorsTensor.F32(t.Name, t.Data.ToArray(), t.Shape)).ToList());
 }

@@ -1,4 +1,4 @@
-namespace SaeBench.Core.Sae;
+namespace SaeBench.Core.Autoencoders;
 
 /// <summary>The architecture ids of ARCHITECTURES.md and the aliases other tools use for them.</summary>
 public static class SaeArchitectures

@@ -3,7 +3,7 @@ using SaeBench.Compute.Tensors;
 using SaeBench.Core.Evaluation;
 using SaeBench.Core.Models;
 
-namespace SaeBench.Evals.Core;
+namespace SaeBench.Evals.CoreEval;
 
 /// <summary>Options of the <c>core</c> evaluator.</summary>
 public sealed record CoreOptions : EvaluatorOptions

@@ -1,6 +1,6 @@
 using SaeBench.Compute.Tensors;
 
-namespace SaeBench.Evals.Core;
+namespace SaeBench.Evals.CoreEval;
 
 /// <summary>
 /// Cross-entropy and KL divergence of logits, computed from log-softmax (never log of softmax), accumulated in

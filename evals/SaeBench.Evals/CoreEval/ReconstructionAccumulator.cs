@@ -2,7 +2,7 @@ using System.Runtime.Intrinsics;
 using SaeBench.Compute.Kernels;
 using SaeBench.Compute.Tensors;
 
-namespace SaeBench.Evals.Core;
+namespace SaeBench.Evals.CoreEval;
 
 /// <summary>
 /// Streams batches of (x, x̂, f) and accumulates every token-level core metric of METRICS.md in double precision:

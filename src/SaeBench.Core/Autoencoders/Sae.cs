@@ -2,7 +2,7 @@ using System.Numerics.Tensors;
 using SaeBench.Compute.Backends;
 using SaeBench.Compute.Tensors;
 
-namespace SaeBench.Core.Sae;
+namespace SaeBench.Core.Autoencoders;
 
 /// <summary>
 /// A sparse autoencoder ready for inference: <c>f = σ(x̄·W_enc + b_enc)</c>, <c>x̂ = f·W_dec + b_dec</c>, with the

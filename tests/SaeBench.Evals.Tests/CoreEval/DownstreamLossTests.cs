@@ -1,7 +1,7 @@
 using SaeBench.Compute.Tensors;
-using SaeBench.Evals.Core;
+using SaeBench.Evals.CoreEval;
 
-namespace SaeBench.Evals.Tests.Core;
+namespace SaeBench.Evals.Tests.CoreEval;
 
 public class DownstreamLossTests
 {
