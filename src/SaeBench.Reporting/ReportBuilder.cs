@@ -1,3 +1,5 @@
+using SaeBench.Core.Evaluation;
+using SaeBench.Core.Results;
 using SaeBench.Reporting.Figures;
 using SaeBench.Reporting.Html;
 using SaeBench.Reporting.Rendering;
@@ -57,7 +59,7 @@ public static class ReportBuilder
         WriteAtomic(outDir, TidyCsv, w => CsvTables.WriteTidy(results, w), files);
         WriteAtomic(outDir, WideCsv, w => CsvTables.WriteWide(results, w), files);
         if (results.Manifest is { } manifest && !SamePath(Path.Combine(results.Root, Manifest), Path.Combine(outDir, Manifest)))
-            WriteAtomic(outDir, Manifest, w => w.Write(manifest.ToJson()), files);
+            WriteAtomic(outDir, Manifest, w => w.Write(manifest.ToJsonString()), files);
 
         var figures = FigureBuilder.All(results, figureOptions);
         var figuresDir = Path.Combine(outDir, FiguresFolder);

@@ -52,7 +52,7 @@ public sealed class AbsorptionEvaluator : Evaluator<AbsorptionOptions>
     private const string Salt = "absorption_first_letter";
 
     public override EvaluatorInfo Info { get; } = new("absorption_first_letter", "Feature absorption",
-        "How often a parent concept's latents stay silent because child-specific latents absorbed its direction.");
+        "How often a parent concept's latents stay silent because child-specific latents absorbed its direction.", Version: "1");
 
     protected override IEvaluationJob Start(EvaluationContext context, AbsorptionOptions options)
     {

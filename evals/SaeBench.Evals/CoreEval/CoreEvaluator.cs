@@ -29,7 +29,7 @@ public sealed record CoreOptions : EvaluatorOptions
 /// </summary>
 public sealed class CoreEvaluator : Evaluator<CoreOptions>
 {
-    public override EvaluatorInfo Info { get; } = new("core", "Core", "Reconstruction, sparsity, shrinkage, downstream loss and per-latent statistics.");
+    public override EvaluatorInfo Info { get; } = new("core", "Core", "Reconstruction, sparsity, shrinkage, downstream loss and per-latent statistics.", Version: "1");
 
     protected override IEvaluationJob Start(EvaluationContext context, CoreOptions options) => new Job(context, options);
 

@@ -26,7 +26,7 @@ public sealed record GroundTruthOptions : EvaluatorOptions
 public sealed class GroundTruthEvaluator : Evaluator<GroundTruthOptions>
 {
     public override EvaluatorInfo Info { get; } = new("ground_truth", "Ground-truth recovery",
-        "How well the decoder directions recover the synthetic model's true features, and how often parents are absorbed.");
+        "How well the decoder directions recover the synthetic model's true features, and how often parents are absorbed.", Version: "1");
 
     protected override IEvaluationJob Start(EvaluationContext context, GroundTruthOptions options)
     {

@@ -31,7 +31,7 @@ public sealed record MdlOptions : EvaluatorOptions
 public sealed class MdlEvaluator : Evaluator<MdlOptions>
 {
     public override EvaluatorInfo Info { get; } = new("mdl", "MDL",
-        "Bits per token to send the SAE's quantised code at a precision that keeps FVU within ε of the unquantised code.");
+        "Bits per token to send the SAE's quantised code at a precision that keeps FVU within ε of the unquantised code.", Version: "1");
 
     protected override IEvaluationJob Start(EvaluationContext context, MdlOptions options) => new Job(context, options);
 

@@ -40,7 +40,7 @@ public sealed class SparseProbingEvaluator : Evaluator<SparseProbingOptions>
     private const string Salt = "sparse_probing";
 
     public override EvaluatorInfo Info { get; } = new("sparse_probing", "Sparse probing",
-        "One-vs-rest logistic probes per class on the top-k latents (by mean difference), on all latents and on the model's activations.");
+        "One-vs-rest logistic probes per class on the top-k latents (by mean difference), on all latents and on the model's activations.", Version: "1");
 
     protected override IEvaluationJob Start(EvaluationContext context, SparseProbingOptions options)
     {

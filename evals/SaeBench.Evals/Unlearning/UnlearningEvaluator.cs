@@ -58,7 +58,7 @@ public sealed class UnlearningEvaluator : Evaluator<UnlearningOptions>
     public const int SeedSalt = 0x756E6C72; // "unlr"
 
     public override EvaluatorInfo Info { get; } = new("unlearning", "Unlearning",
-        "Clamps latents specific to the forget concept negative at the hook and measures forget vs retain accuracy.");
+        "Clamps latents specific to the forget concept negative at the hook and measures forget vs retain accuracy.", Version: "1");
 
     protected override IEvaluationJob Start(EvaluationContext context, UnlearningOptions options)
     {

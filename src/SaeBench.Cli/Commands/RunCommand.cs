@@ -16,8 +16,10 @@ namespace SaeBench.Cli.Commands;
 /// <summary><c>saebench run</c>: every evaluator on every checkpoint, then tables, figures and the report.</summary>
 public static class RunCommand
 {
-    public static string HarnessVersion =>
-        typeof(RunCommand).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
+    /// <summary>The harness's version: the assemblies whose code can change a number (compute, core, models, training, evaluators).</summary>
+    public static HarnessVersion Harness { get; } = HarnessVersion.Of([
+        typeof(ComputeBackend).Assembly, typeof(Runner).Assembly, typeof(ModelCatalog).Assembly,
+        typeof(Training.SaeTrainer).Assembly, typeof(EvaluatorRegistry).Assembly]);
 
     public static Command Create(CliContext context)
     {
@@ -78,7 +80,7 @@ public static class RunCommand
         if (checkpoints.Count == 0) throw new UserInputException($"{cfg.Source}: no checkpoints to evaluate.");
 
         var outDir = cfg.Resolve(cfg.Output);
-        var settings = new RunSettings(outDir, backend, HarnessVersion, context.Clock)
+        var settings = new RunSettings(outDir, backend, Harness, context.Clock)
         {
             Shard = request.Shard,
             Force = request.Force,
@@ -90,7 +92,7 @@ public static class RunCommand
 
         var manifest = RunProgress.Show(context, observer => Guard(() => new Runner(settings, observer).Run(checkpoints, planned, model, cancellation)));
 
-        context.Out.WriteLine($"done {manifest.Done.Count}, skipped {manifest.Skipped.Count}, not applicable {manifest.NotApplicable.Count}, failed {manifest.Failed.Count} of {manifest.Planned.Count} jobs → {outDir}");
+        context.Out.WriteLine($"done {manifest.Done.Count}, skipped {manifest.Skipped.Count} (same job key), not applicable {manifest.NotApplicable.Count}, failed {manifest.Failed.Count} of {manifest.Planned.Count} jobs → {outDir}");
         foreach (var f in manifest.Failed) context.Error.WriteLine($"failed: {f.Job.EvalTypeId} on {f.Job.CheckpointId}: {f.Error}");
         if (manifest.Interrupted)
         {

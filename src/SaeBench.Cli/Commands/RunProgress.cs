@@ -1,3 +1,4 @@
+using SaeBench.Core.Results;
 using SaeBench.Core.Running;
 using Spectre.Console;
 
@@ -32,12 +33,12 @@ internal static class RunProgress
             {
                 case PlanReady p:
                     _jobs = p.Jobs;
-                    log.WriteLine($"plan: {p.Checkpoints} checkpoints, {p.Jobs} jobs ({p.AlreadyDone} already done)");
+                    log.WriteLine($"plan: {p.Checkpoints} checkpoints, {p.Jobs} jobs; {p.AlreadyDone} skipped (a result file with the same job key exists; --force redoes them)");
                     break;
                 case CheckpointStarted c:
                     log.WriteLine($"checkpoint {c.CheckpointId}: {string.Join(", ", c.Evaluators)} over {c.Batches} batches");
                     break;
-                case JobFinished j when j.Status != "skipped":
+                case JobFinished j when j.Status != JobStatuses.Skipped:
                     _finished++;
                     log.WriteLine($"[{_finished + 0}/{_jobs}] {j.EvalTypeId} on {j.CheckpointId}: {j.Status} ({j.Seconds:F1} s){(j.Error is null ? "" : " — " + j.Error)}");
                     break;
@@ -71,7 +72,7 @@ internal static class RunProgress
                 case JobCompleting j:
                     if (_checkpoint is not null) _checkpoint.Description = Markup.Escape($"{j.CheckpointId}: {j.EvalTypeId}");
                     break;
-                case JobFinished j when j.Status != "skipped":
+                case JobFinished j when j.Status != JobStatuses.Skipped:
                     _overall?.Increment(1);
                     if (j.Error is not null) log.WriteLine($"{j.EvalTypeId} on {j.CheckpointId}: {j.Status} — {j.Error}");
                     break;

@@ -2,15 +2,6 @@ using System.Text.Json.Nodes;
 
 namespace SaeBench.Core.Evaluation;
 
-/// <summary>How a job ended.</summary>
-public enum JobStatus
-{
-    Done,
-    Failed,
-    /// <summary>The evaluator does not apply to this model or checkpoint (e.g. ground truth on a real model).</summary>
-    NotApplicable,
-}
-
 /// <summary>
 /// What one evaluator produced for one checkpoint: metrics (flattened, self-describing), per-item details
 /// (e.g. one row per latent) and optional unstructured extras. Immutable.

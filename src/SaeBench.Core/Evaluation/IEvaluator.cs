@@ -32,7 +32,10 @@ public interface IEvaluationJob
 
 /// <summary>What an evaluator is.</summary>
 /// <param name="Id">The <c>eval_type_id</c> (SAEBench's name where one exists).</param>
-public sealed record EvaluatorInfo(string Id, string DisplayName, string Description);
+/// <param name="Version">The evaluator's version: bump it in the same commit as any change that can change its numbers.
+/// It enters the job key (so a persistent results directory re-runs exactly that evaluator's jobs) and every result
+/// file's provenance.</param>
+public sealed record EvaluatorInfo(string Id, string DisplayName, string Description, string Version);
 
 /// <summary>The evaluator does not apply (e.g. ground truth on a real model); recorded as status not_applicable, not as a failure.</summary>
 public sealed class NotApplicableException(string reason) : Exception(reason);

@@ -16,15 +16,25 @@ public sealed record CheckpointProvenance(
     IReadOnlyDictionary<string, string> Tags);
 
 /// <summary>This project's provenance, written under <see cref="ResultEnvelope.ProvenanceKey"/>.</summary>
+/// <param name="HarnessVersion">The release version of the harness (e.g. <c>0.1.0</c>).</param>
+/// <param name="CodeVersion">What identifies the harness's code (<see cref="Running.CodeVersion"/>): it enters the job key, so a
+/// changed harness never reuses an old result.</param>
+/// <param name="Commit">The git commit the harness was built from, when known.</param>
+/// <param name="EvaluatorVersion">The evaluator's own version (<see cref="Evaluation.EvaluatorInfo.Version"/>), bumped whenever its
+/// numbers can change.</param>
+/// <param name="Seed">The run's seed: every random choice of the job derives from it.</param>
 public sealed record Provenance(
     string HarnessVersion,
+    string CodeVersion,
     string? Commit,
+    string EvaluatorVersion,
     string JobKey,
     JobStatus Status,
     string? Error,
     string Backend,
     string ModelId,
     string ModelHash,
+    int Seed,
     CheckpointProvenance Checkpoint,
     double Seconds);
 
@@ -43,8 +53,6 @@ public sealed record ResultEnvelope(
     Provenance Provenance)
 {
     public const string ProvenanceKey = "saebench_net";
-
-    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
     /// <summary>Path of the result file for a job under an output directory.</summary>
     public static string PathFor(string outputDirectory, string evalTypeId, string checkpointId) =>
@@ -105,13 +113,16 @@ public sealed record ResultEnvelope(
             [ProvenanceKey] = new JsonObject
             {
                 ["harness_version"] = p.HarnessVersion,
+                ["code_version"] = p.CodeVersion,
                 ["commit"] = p.Commit,
+                ["evaluator_version"] = p.EvaluatorVersion,
                 ["job_key"] = p.JobKey,
-                ["status"] = StatusName(p.Status),
+                ["status"] = JobStatuses.Name(p.Status),
                 ["error"] = p.Error,
                 ["backend"] = p.Backend,
                 ["model_id"] = p.ModelId,
                 ["model_hash"] = p.ModelHash,
+                ["seed"] = p.Seed,
                 ["checkpoint"] = new JsonObject
                 {
                     ["id"] = p.Checkpoint.Id,
@@ -129,33 +140,6 @@ public sealed record ResultEnvelope(
         };
     }
 
-    public static string StatusName(JobStatus s) => s switch
-    {
-        JobStatus.Done => "done",
-        JobStatus.Failed => "failed",
-        JobStatus.NotApplicable => "not_applicable",
-        _ => throw new ArgumentOutOfRangeException(nameof(s)),
-    };
-
     /// <summary>Writes the file atomically (temp + rename).</summary>
-    public void WriteTo(string path) => AtomicFile.WriteAllText(path, ToJson().ToJsonString(Indented) + "\n");
-
-    /// <summary>
-    /// The job key and status recorded in an existing result file, or null if the file is missing or unreadable
-    /// (an unreadable file is treated as absent and will be rewritten).
-    /// </summary>
-    public static (string JobKey, string Status)? ReadStamp(string path)
-    {
-        if (!File.Exists(path)) return null;
-        try
-        {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
-            var p = doc.RootElement.GetProperty(ProvenanceKey);
-            return (p.GetProperty("job_key").GetString() ?? "", p.GetProperty("status").GetString() ?? "");
-        }
-        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or IOException)
-        {
-            return null;
-        }
-    }
+    public void WriteTo(string path) => AtomicFile.WriteAllText(path, ToJson().ToJsonString(ResultJson.Indented) + "\n");
 }

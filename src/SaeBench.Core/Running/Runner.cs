@@ -31,7 +31,7 @@ public sealed record PlannedEvaluator(IEvaluator Evaluator, EvaluatorOptions Opt
 public sealed record RunSettings(
     string OutputDirectory,
     ComputeBackend Backend,
-    string HarnessVersion,
+    HarnessVersion Harness,
     TimeProvider Clock)
 {
     public Shard Shard { get; init; } = Shard.All;
@@ -39,7 +39,6 @@ public sealed record RunSettings(
     public int Seed { get; init; }
     /// <summary>Rows (tokens) per evaluation batch: memory is bounded by BatchRows × d_sae.</summary>
     public int BatchRows { get; init; } = 2048;
-    public string? Commit { get; init; }
     public string ReleaseId { get; init; } = "custom";
 }
 
@@ -79,16 +78,17 @@ public sealed class Runner(RunSettings settings, IRunObserver? observer = null)
             var pending = new List<(PlannedEvaluator, PlannedJob)>();
             foreach (var ev in evaluators)
             {
-                var key = JobKey.Compute(sha ?? "unreadable:" + ck.Path, ev.Id, ev.OptionsHash, model.Info.ContentHash, settings.HarnessVersion);
+                var key = JobKey.Compute(sha ?? "unreadable:" + ck.Path, ev.Id, ev.Evaluator.Info.Version, ev.OptionsHash, model.Info.ContentHash,
+                    settings.Seed, settings.Harness.Code);
                 var job = new PlannedJob(ev.Id, ck.Id, key);
                 planned.Add(job);
                 // Only read an earlier result when it could be kept (not forced, checkpoint readable).
                 if (!settings.Force && sha is not null
-                    && ResultEnvelope.ReadStamp(ResultEnvelope.PathFor(settings.OutputDirectory, ev.Id, ck.Id)) is { } s
-                    && s.JobKey == key && s.Status is "done" or "not_applicable")
+                    && ResultFile.ReadStamp(ResultEnvelope.PathFor(settings.OutputDirectory, ev.Id, ck.Id)) is { } s
+                    && s.JobKey == key && s.Status is JobStatuses.Done or JobStatuses.NotApplicable)
                 {
                     skipped.Add(job);
-                    _observer.OnEvent(new JobFinished(ck.Id, ev.Id, "skipped", 0, null));
+                    _observer.OnEvent(new JobFinished(ck.Id, ev.Id, JobStatuses.Skipped, 0, null));
                 }
                 else pending.Add((ev, job));
             }
@@ -130,7 +130,7 @@ public sealed class Runner(RunSettings settings, IRunObserver? observer = null)
         }
 
         var manifest = new RunManifest(planned, done, skipped, failed, notApplicable, interrupted);
-        manifest.WriteTo(Path.Combine(settings.OutputDirectory, RunManifest.FileName(settings.Shard)));
+        manifest.WriteTo(Path.Combine(settings.OutputDirectory, RunManifest.FileName(settings.Shard.Index, settings.Shard.Count)));
         return manifest;
     }
 
@@ -246,12 +246,12 @@ public sealed class Runner(RunSettings settings, IRunObserver? observer = null)
             settings.ReleaseId,
             info is null ? [] : SaeConfigJson.Of(info),
             new Provenance(
-                settings.HarnessVersion, settings.Commit, job.JobKey, status, error, settings.Backend.Description,
-                model.Info.Id, model.Info.ContentHash,
+                settings.Harness.Release, settings.Harness.Code, settings.Harness.Commit, ev.Evaluator.Info.Version, job.JobKey, status, error,
+                settings.Backend.Description, model.Info.Id, model.Info.ContentHash, settings.Seed,
                 new CheckpointProvenance(ck.Id, sha, ck.Path, info?.Format ?? "unknown", ReportedArchitecture(ck, info),
                     info?.DIn ?? 0, info?.DSae ?? 0, ck.Tags),
                 seconds));
         envelope.WriteTo(ResultEnvelope.PathFor(settings.OutputDirectory, ev.Id, ck.Id));
-        _observer.OnEvent(new JobFinished(ck.Id, ev.Id, ResultEnvelope.StatusName(status), seconds, error));
+        _observer.OnEvent(new JobFinished(ck.Id, ev.Id, JobStatuses.Name(status), seconds, error));
     }
 }

@@ -1,3 +1,5 @@
+using SaeBench.Core.Evaluation;
+using SaeBench.Core.Results;
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -101,7 +103,7 @@ public static class ComparisonWriter
             ["problems"] = new JsonArray(cmp.BaselineProblems.Select(p => ("baseline", p)).Concat(cmp.CandidateProblems.Select(p => ("candidate", p)))
                 .Select(t => (JsonNode?)new JsonObject { ["run"] = t.Item1, ["file"] = t.p.File, ["message"] = t.p.Message }).ToArray()),
         };
-        return o.ToJsonString(Reporting.Json.Indented);
+        return o.ToJsonString(ResultJson.Indented);
     }
 
     /// <summary>Writes both files into <paramref name="outDir"/>; returns their paths.</summary>

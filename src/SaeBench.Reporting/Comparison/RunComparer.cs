@@ -1,3 +1,5 @@
+using SaeBench.Core.Evaluation;
+using SaeBench.Core.Results;
 using SaeBench.Reporting.Results;
 
 namespace SaeBench.Reporting.Comparison;
@@ -94,12 +96,12 @@ public static class RunComparer
                 var b = baseResults.GetValueOrDefault((id, eval));
                 var c = candResults.GetValueOrDefault((id, eval));
                 if (b is not null && c is not null && b.Status != c.Status)
-                    statuses.Add(new StatusChange(id, eval, b.Status, c.Status, c.Error,
-                        IsRegression: b.Status == ResultStatus.Done && c.Status == ResultStatus.Failed));
-                else if (b is { Status: ResultStatus.Done } && c is null)
+                    statuses.Add(new StatusChange(id, eval, JobStatuses.Name(b.Status), JobStatuses.Name(c.Status), c.Error,
+                        IsRegression: b.Status == JobStatus.Done && c.Status == JobStatus.Failed));
+                else if (b is { Status: JobStatus.Done } && c is null)
                     // The checkpoint is in both runs but this evaluation has no readable result in the candidate: a
                     // broken nightly run must not pass as "metrics removed".
-                    statuses.Add(new StatusChange(id, eval, b.Status, MissingStatus, null, IsRegression: true));
+                    statuses.Add(new StatusChange(id, eval, JobStatuses.Name(b.Status), MissingStatus, null, IsRegression: true));
                 var metricIds = (b?.Metrics ?? []).Concat(c?.Metrics ?? []).Select(m => m.Descriptor.Id).Distinct();
                 foreach (var metricId in metricIds)
                 {

@@ -1,3 +1,5 @@
+using SaeBench.Core.Evaluation;
+using SaeBench.Core.Results;
 using System.Text.Json.Nodes;
 
 namespace SaeBench.Reporting.Figures;
@@ -5,7 +7,7 @@ namespace SaeBench.Reporting.Figures;
 /// <summary>A Vega-Lite spec with the file name it is written under (<c>figures/NAME.vl.json</c>, .svg, .png).</summary>
 public sealed record Figure(string Name, string Title, JsonObject Spec)
 {
-    public string ToJson() => Spec.ToJsonString(Json.Indented);
+    public string ToJson() => Spec.ToJsonString(ResultJson.Indented);
 }
 
 /// <summary>What the figure builders may be told.</summary>

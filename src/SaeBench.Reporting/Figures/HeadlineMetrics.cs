@@ -1,3 +1,5 @@
+using SaeBench.Core.Evaluation;
+using SaeBench.Core.Results;
 using SaeBench.Reporting.Results;
 
 namespace SaeBench.Reporting.Figures;

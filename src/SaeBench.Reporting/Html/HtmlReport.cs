@@ -1,3 +1,5 @@
+using SaeBench.Core.Evaluation;
+using SaeBench.Core.Results;
 using System.Text;
 using System.Text.Json.Nodes;
 using SaeBench.Reporting.Figures;
@@ -26,8 +28,8 @@ public static class HtmlReport
     {
         var keys = results.MetricKeys.Where(results.HasValues).ToList();
         var optimal = MdlSelection.Optimal(results, options.MdlFvuTarget);
-        string Arch(CheckpointInfo c) => c.Architecture ?? "unknown";
-        string Width(CheckpointInfo c) => c.Width ?? "unknown";
+        string Arch(ResultCheckpoint c) => c.Architecture ?? "unknown";
+        string Width(ResultCheckpoint c) => c.Width ?? "unknown";
         var architectures = results.Checkpoints.Select(Arch).Distinct().Order(StringComparer.Ordinal).ToList();
         var widths = VegaLite.SortWidths(results.Checkpoints.Select(Width));
 
@@ -49,11 +51,11 @@ public static class HtmlReport
             foreach (var p in results.Problems) sb.AppendLine($"<li>{Escape(p.File)}: {Escape(p.Message)}</li>");
             sb.AppendLine("</ul></details>");
         }
-        var notDone = results.Results.Where(r => r.Status != ResultStatus.Done).ToList();
+        var notDone = results.Results.Where(r => r.Status != JobStatus.Done).ToList();
         if (notDone.Count > 0)
         {
             sb.AppendLine("<details class=\"note\"><summary>" + notDone.Count + " job(s) failed or not applicable</summary><ul class=\"problems\">");
-            foreach (var r in notDone) sb.AppendLine($"<li>{Escape(r.EvalTypeId)} · {Escape(r.Checkpoint.Id)}: {Escape(r.Status)} — {Escape(r.Error ?? "")}</li>");
+            foreach (var r in notDone) sb.AppendLine($"<li>{Escape(r.EvalTypeId)} · {Escape(r.Checkpoint.Id)}: {Escape(JobStatuses.Name(r.Status))} — {Escape(r.Error ?? "")}</li>");
             sb.AppendLine("</ul></details>");
         }
 
@@ -109,7 +111,7 @@ public static class HtmlReport
         sb.AppendLine("</tbody></table></div>");
 
         sb.Append("<script type=\"application/json\" id=\"report-data\">")
-          .Append(ScriptJson(Data(results, keys, architectures, widths, optimal).ToJsonString(Json.Compact)))
+          .Append(ScriptJson(Data(results, keys, architectures, widths, optimal).ToJsonString(ResultJson.Compact)))
           .AppendLine("</script>");
         if (libraries is not null)
         {

@@ -1,3 +1,5 @@
+using SaeBench.Core.Evaluation;
+using SaeBench.Core.Results;
 namespace SaeBench.Reporting.Html;
 
 /// <summary>Escaping for everything user-provided that goes into report.html.</summary>

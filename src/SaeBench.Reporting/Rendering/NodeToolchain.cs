@@ -1,3 +1,5 @@
+using SaeBench.Core.Evaluation;
+using SaeBench.Core.Results;
 using System.Reflection;
 using System.Security.Cryptography;
 

@@ -1,3 +1,5 @@
+using SaeBench.Core.Evaluation;
+using SaeBench.Core.Results;
 namespace SaeBench.Reporting.Results;
 
 /// <summary>Every usable result found under a results directory (shards merged), the files that were
@@ -7,13 +9,13 @@ public sealed class ResultSet
     private readonly Dictionary<(string Checkpoint, MetricKey Key), double?> _values = new();
     private readonly Dictionary<MetricKey, MetricDescriptor> _descriptors = new();
 
-    public ResultSet(string root, IReadOnlyList<EvalResult> results, IReadOnlyList<ResultProblem> problems, RunManifest? manifest)
+    public ResultSet(string root, IReadOnlyList<ResultRecord> results, IReadOnlyList<ResultProblem> problems, RunManifest? manifest)
     {
         Root = root;
         Results = results;
         Problems = problems;
         Manifest = manifest;
-        var checkpoints = new Dictionary<string, CheckpointInfo>(StringComparer.Ordinal);
+        var checkpoints = new Dictionary<string, ResultCheckpoint>(StringComparer.Ordinal);
         var metricKeys = new List<MetricKey>();
         foreach (var r in results)
         {
@@ -37,12 +39,12 @@ public sealed class ResultSet
 
     /// <summary>The directory the results were read from.</summary>
     public string Root { get; }
-    public IReadOnlyList<EvalResult> Results { get; }
+    public IReadOnlyList<ResultRecord> Results { get; }
     public IReadOnlyList<ResultProblem> Problems { get; }
     public RunManifest? Manifest { get; }
 
     /// <summary>Distinct checkpoints, ordered by architecture, width, id.</summary>
-    public IReadOnlyList<CheckpointInfo> Checkpoints { get; }
+    public IReadOnlyList<ResultCheckpoint> Checkpoints { get; }
 
     /// <summary>Every (evaluator, metric) seen, evaluators by name, metrics in file order.</summary>
     public IReadOnlyList<MetricKey> MetricKeys { get; }

@@ -1,3 +1,5 @@
+using SaeBench.Core.Evaluation;
+using SaeBench.Core.Results;
 using System.Globalization;
 using CsvHelper;
 using SaeBench.Reporting.Results;

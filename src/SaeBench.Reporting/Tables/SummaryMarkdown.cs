@@ -1,3 +1,5 @@
+using SaeBench.Core.Evaluation;
+using SaeBench.Core.Results;
 using System.Globalization;
 using System.Text;
 using SaeBench.Reporting.Figures;
@@ -15,10 +17,11 @@ public static class SummaryMarkdown
         var byStatus = results.Results.GroupBy(r => r.Status).ToDictionary(g => g.Key, g => g.Count());
         sb.AppendLine($"- Checkpoints: {results.Checkpoints.Count}");
         sb.AppendLine($"- Evaluators: {string.Join(", ", results.Results.Select(r => r.EvalTypeId).Distinct().Order(StringComparer.Ordinal).Select(Code))}");
-        sb.AppendLine($"- Result files used: {results.Results.Count} (done {byStatus.GetValueOrDefault(ResultStatus.Done)}, " +
-                      $"failed {byStatus.GetValueOrDefault(ResultStatus.Failed)}, not applicable {byStatus.GetValueOrDefault(ResultStatus.NotApplicable)})");
+        sb.AppendLine($"- Result files used: {results.Results.Count} (done {byStatus.GetValueOrDefault(JobStatus.Done)}, " +
+                      $"failed {byStatus.GetValueOrDefault(JobStatus.Failed)}, not applicable {byStatus.GetValueOrDefault(JobStatus.NotApplicable)})");
         if (results.Manifest is { } m)
-            sb.AppendLine($"- Manifest: planned {m.Planned.Count}, done {m.Done.Count}, skipped {m.Skipped.Count}, failed {m.Failed.Count}");
+            sb.AppendLine($"- Manifest: planned {m.Planned.Count}, done {m.Done.Count}, skipped {m.Skipped.Count}, failed {m.Failed.Count}, " +
+                          $"not applicable {m.NotApplicable.Count}{(m.Interrupted ? ", interrupted (re-run to resume)" : "")}");
         else
             sb.AppendLine("- Manifest: none found (this summary is built from the result files alone)");
         var optimal = MdlSelection.Optimal(results, options.MdlFvuTarget);
@@ -35,13 +38,13 @@ public static class SummaryMarkdown
             sb.AppendLine();
         }
 
-        var notDone = results.Results.Where(r => r.Status != ResultStatus.Done).ToList();
+        var notDone = results.Results.Where(r => r.Status != JobStatus.Done).ToList();
         var manifestFailures = results.Manifest?.Failed.Where(f => !notDone.Any(r => r.EvalTypeId == f.Job.EvalTypeId && r.Checkpoint.Id == f.Job.CheckpointId)).ToList() ?? [];
         if (notDone.Count > 0 || manifestFailures.Count > 0)
         {
             sb.AppendLine("## Jobs not done").AppendLine();
             sb.AppendLine("| evaluator | checkpoint | status | reason |").AppendLine("|---|---|---|---|");
-            foreach (var r in notDone) sb.AppendLine($"| {Cell(r.EvalTypeId)} | {Cell(r.Checkpoint.Id)} | {r.Status} | {Cell(r.Error ?? "")} |");
+            foreach (var r in notDone) sb.AppendLine($"| {Cell(r.EvalTypeId)} | {Cell(r.Checkpoint.Id)} | {JobStatuses.Name(r.Status)} | {Cell(r.Error ?? "")} |");
             foreach (var f in manifestFailures) sb.AppendLine($"| {Cell(f.Job.EvalTypeId)} | {Cell(f.Job.CheckpointId)} | failed (manifest) | {Cell(f.Error ?? "")} |");
             sb.AppendLine();
         }

@@ -14,7 +14,7 @@ public class ResultEnvelopeTests
         "core", new JsonObject { ["batch_tokens"] = 2048 }, "id-1", 1700000000000,
         new EvalResult(metrics, [new JsonObject { ["index"] = 0 }]),
         "custom", new JsonObject { ["architecture"] = "topk" },
-        new Provenance("0.1.0", null, "key", JobStatus.Done, null, "cpu", "m", "mh",
+        new Provenance("0.1.0", "asm:0123456789abcdef", "c0ffee", "3", "key", JobStatus.Done, null, "cpu", "m", "mh", 42,
             new CheckpointProvenance("ck<script>", "sha", "/p", "saelens", "topk", 4, 8, new Dictionary<string, string> { ["width"] = "8" }), 1.5));
 
     [Fact]
@@ -55,7 +55,7 @@ public class ResultEnvelopeTests
         var path = ResultEnvelope.PathFor(dir, "core", "a/b");
         Some(MetricValue.Of(Ev, 0.5)).WriteTo(path);
         Assert.EndsWith(Path.Combine("eval_results", "core", "a_b_eval_results.json"), path);
-        Assert.Equal(("key", "done"), ResultEnvelope.ReadStamp(path));
+        Assert.Equal(("key", "done"), ResultFile.ReadStamp(path));
         Assert.Single(Directory.GetFiles(Path.GetDirectoryName(path)!));
         using var doc = JsonDocument.Parse(File.ReadAllText(path));
         Assert.Equal("ck<script>", doc.RootElement.GetProperty("sae_lens_id").GetString());
@@ -66,6 +66,41 @@ public class ResultEnvelopeTests
     {
         var path = Path.Combine(Directory.CreateTempSubdirectory().FullName, "x.json");
         File.WriteAllText(path, "{ \"eval_type_id\": \"core\", ");
-        Assert.Null(ResultEnvelope.ReadStamp(path));
+        Assert.Null(ResultFile.ReadStamp(path));
+    }
+
+    [Fact]
+    public void Writer_and_reader_round_trip_every_field_the_reports_use()
+    {
+        var envelope = Some(MetricValue.Of(Ev, 0.5), new MetricValue(L0, null));
+        var problems = new List<ResultProblem>();
+        var record = ResultFile.Parse(envelope.ToJson().ToJsonString(ResultJson.Indented), "f.json", problems);
+
+        Assert.Empty(problems);
+        Assert.Equal("core", record.EvalTypeId);
+        Assert.Equal(JobStatus.Done, record.Status);
+        Assert.Null(record.Error);
+        Assert.Equal(1700000000000, record.DatetimeEpochMillis);
+        Assert.Equal([Ev, L0], record.Metrics.Select(m => m.Descriptor));
+        Assert.Equal(0.5, record.Find(Ev.Id)!.Value);
+        Assert.Null(record.Find(L0.Id)!.Value);
+        Assert.Equal("ck<script>", record.Checkpoint.Id);
+        Assert.Equal("custom", record.Checkpoint.ReleaseId);
+        Assert.Equal("topk", record.Checkpoint.Architecture);
+        Assert.Equal("8", record.Checkpoint.Width);
+        Assert.Equal("/p", record.Checkpoint.Path);
+        Assert.Equal("sha", record.Checkpoint.Sha256);
+        Assert.Equal(new RecordedProvenance("0.1.0", "asm:0123456789abcdef", "c0ffee", "3", "key", "cpu", "m", "mh", 42), record.Provenance);
+    }
+
+    [Theory]
+    [InlineData(JobStatus.Failed)]
+    [InlineData(JobStatus.NotApplicable)]
+    public void Every_status_round_trips(JobStatus status)
+    {
+        var envelope = Some() with { Provenance = Some().Provenance with { Status = status, Error = "why" } };
+        var record = ResultFile.Parse(envelope.ToJson().ToJsonString(), "f.json", []);
+        Assert.Equal(status, record.Status);
+        Assert.Equal("why", record.Error);
     }
 }

@@ -9,11 +9,11 @@ internal sealed record FakeOptions : EvaluatorOptions
 }
 
 /// <summary>Reports the mean of x̂ over all batches it saw (times <c>scale</c>) and counts how often it ran.</summary>
-internal sealed class MeanEvaluator(string id = "mean") : Evaluator<FakeOptions>
+internal sealed class MeanEvaluator(string id = "mean", string version = "1") : Evaluator<FakeOptions>
 {
     public static readonly MetricDescriptor Mean = new("stats", "mean_xhat", "Mean x̂", "activation", true);
     public int Starts { get; private set; }
-    public override EvaluatorInfo Info { get; } = new(id, "Mean", "test evaluator");
+    public override EvaluatorInfo Info { get; } = new(id, "Mean", "test evaluator", Version: version);
 
     protected override IEvaluationJob Start(EvaluationContext context, FakeOptions options)
     {
@@ -39,7 +39,7 @@ internal sealed class MeanEvaluator(string id = "mean") : Evaluator<FakeOptions>
 /// <summary>Fails in the chosen phase.</summary>
 internal sealed class ThrowingEvaluator(string phase) : Evaluator<FakeOptions>
 {
-    public override EvaluatorInfo Info { get; } = new("throws_" + phase, "Throws", "test evaluator");
+    public override EvaluatorInfo Info { get; } = new("throws_" + phase, "Throws", "test evaluator", Version: "1");
 
     protected override IEvaluationJob Start(EvaluationContext context, FakeOptions options) =>
         phase switch
@@ -64,7 +64,7 @@ internal sealed class ThrowingEvaluator(string phase) : Evaluator<FakeOptions>
 /// <summary>Cancels the run's token when it sees its n-th batch.</summary>
 internal sealed class CancellingEvaluator(CancellationTokenSource cts, int atBatch) : Evaluator<FakeOptions>
 {
-    public override EvaluatorInfo Info { get; } = new("cancels", "Cancels", "test evaluator");
+    public override EvaluatorInfo Info { get; } = new("cancels", "Cancels", "test evaluator", Version: "1");
 
     protected override IEvaluationJob Start(EvaluationContext context, FakeOptions options) => new Job(cts, atBatch);
 

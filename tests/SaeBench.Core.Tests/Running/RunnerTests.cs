@@ -55,7 +55,7 @@ public class RunnerTests
     }
 
     private RunSettings Settings(Shard? shard = null, bool force = false) =>
-        new(_out, CpuBackend.Create(), "test-1", TimeProvider.System) { Shard = shard ?? Shard.All, Force = force, BatchRows = 16 };
+        new(_out, CpuBackend.Create(), new HarnessVersion("0.1.0", "asm:test", null), TimeProvider.System) { Shard = shard ?? Shard.All, Force = force, BatchRows = 16 };
 
     private static PlannedEvaluator Plan(IEvaluator e, JsonObject? options = null) => new(e, e.ParseOptions(options ?? []));
 
@@ -101,6 +101,32 @@ public class RunnerTests
     }
 
     [Fact]
+    public void Bumping_one_evaluators_version_reruns_exactly_its_jobs_and_is_recorded()
+    {
+        var checkpoints = new[] { Checkpoint("a"), Checkpoint("b") };
+        new Runner(Settings()).Run(checkpoints, [Plan(new MeanEvaluator("m1")), Plan(new MeanEvaluator("m2"))], _model);
+
+        var bumped = new Runner(Settings()).Run(checkpoints, [Plan(new MeanEvaluator("m1")), Plan(new MeanEvaluator("m2", version: "2"))], _model);
+
+        Assert.Equal(["m2/a", "m2/b"], bumped.Done.Select(j => j.EvalTypeId + "/" + j.CheckpointId).Order());
+        Assert.Equal(["m1/a", "m1/b"], bumped.Skipped.Select(j => j.EvalTypeId + "/" + j.CheckpointId).Order());
+        var record = ResultFile.Parse(File.ReadAllText(ResultEnvelope.PathFor(_out, "m2", "a")), "m2", []);
+        Assert.Equal("2", record.Provenance.EvaluatorVersion);
+        Assert.Equal("asm:test", record.Provenance.CodeVersion);
+        Assert.Equal(0, record.Provenance.Seed);
+    }
+
+    [Fact]
+    public void A_new_code_version_or_seed_reruns_every_job()
+    {
+        new Runner(Settings()).Run([Checkpoint("a")], [Plan(new MeanEvaluator())], _model);
+        var newCode = new Runner(Settings() with { Harness = new HarnessVersion("0.1.0", "asm:other", null) }).Run([Checkpoint("a")], [Plan(new MeanEvaluator())], _model);
+        Assert.Single(newCode.Done);
+        var newSeed = new Runner(Settings() with { Harness = new HarnessVersion("0.1.0", "asm:other", null), Seed = 5 }).Run([Checkpoint("a")], [Plan(new MeanEvaluator())], _model);
+        Assert.Single(newSeed.Done);
+    }
+
+    [Fact]
     public void A_failing_job_is_recorded_and_the_others_complete()
     {
         var evals = new[] { Plan(new ThrowingEvaluator("start")), Plan(new ThrowingEvaluator("observe")), Plan(new ThrowingEvaluator("complete")), Plan(new MeanEvaluator()) };
@@ -109,7 +135,7 @@ public class RunnerTests
         Assert.Equal(6, manifest.Failed.Count);
         Assert.Equal(2, manifest.Done.Count);
         Assert.Contains(manifest.Failed, f => f.Error.Contains("boom in observe"));
-        var stamp = ResultEnvelope.ReadStamp(ResultEnvelope.PathFor(_out, "throws_complete", "a"));
+        var stamp = ResultFile.ReadStamp(ResultEnvelope.PathFor(_out, "throws_complete", "a"));
         Assert.Equal("failed", stamp!.Value.Status);
     }
 

@@ -23,12 +23,16 @@ public class ShardTests
     [Fact]
     public void Job_key_changes_with_every_input()
     {
-        var k = JobKey.Compute("c", "core", "o", "m", "v");
-        Assert.NotEqual(k, JobKey.Compute("c2", "core", "o", "m", "v"));
-        Assert.NotEqual(k, JobKey.Compute("c", "mdl", "o", "m", "v"));
-        Assert.NotEqual(k, JobKey.Compute("c", "core", "o2", "m", "v"));
-        Assert.NotEqual(k, JobKey.Compute("c", "core", "o", "m2", "v"));
-        Assert.NotEqual(k, JobKey.Compute("c", "core", "o", "m", "v2"));
-        Assert.Equal(k, JobKey.Compute("c", "core", "o", "m", "v"));
+        string K(string c = "c", string e = "core", string v = "1", string o = "o", string m = "m", int seed = 0, string code = "asm:1") =>
+            JobKey.Compute(c, e, v, o, m, seed, code);
+        var k = K();
+        Assert.NotEqual(k, K(c: "c2"));
+        Assert.NotEqual(k, K(e: "mdl"));
+        Assert.NotEqual(k, K(v: "2"));
+        Assert.NotEqual(k, K(o: "o2"));
+        Assert.NotEqual(k, K(m: "m2"));
+        Assert.NotEqual(k, K(seed: 1));
+        Assert.NotEqual(k, K(code: "asm:2"));
+        Assert.Equal(k, K());
     }
 }

@@ -1,3 +1,4 @@
+using SaeBench.Core.Results;
 using SaeBench.Reporting.Results;
 using SaeBench.Reporting.Tests.Fixtures;
 using static SaeBench.Reporting.Tests.Fixtures.ResultFiles;
@@ -80,7 +81,7 @@ public class ResultReaderTests
         Assert.Empty(set.Problems);
         Assert.Equal(3, set.Results.Count);
         var na = set.Results.Single(r => r.EvalTypeId == "absorption_first_letter");
-        Assert.Equal(ResultStatus.NotApplicable, na.Status);
+        Assert.Equal(JobStatus.NotApplicable, na.Status);
         Assert.Equal("fewer than 3 parents qualify", na.Error);
         Assert.Empty(na.Metrics);
     }
@@ -149,7 +150,7 @@ public class ResultReaderTests
         Assert.Equal(2, m.Planned.Count);
         Assert.Single(m.Done);
         Assert.Equal("out of memory", Assert.Single(m.Failed).Error);
-        var roundTrip = RunManifest.Parse(m.ToJson());
+        var roundTrip = RunManifest.Parse(m.ToJsonString());
         Assert.Equal(m.Planned, roundTrip.Planned);
         Assert.Equal(m.Failed, roundTrip.Failed);
     }
@@ -160,15 +161,31 @@ public class ResultReaderTests
         using var tmp = new TempDir();
         Write(tmp.Path, "core", A, [L0(16)]);
         Write(tmp.Path, "core", B, [L0(16)]);
-        var a = new Core.Running.PlannedJob("core", "topk-a", "k1");
-        var b = new Core.Running.PlannedJob("core", "relu-b", "k2");
-        new Core.Running.RunManifest([a, b], [a], [], [], [], false)
-            .WriteTo(Path.Combine(tmp.Path, Core.Running.RunManifest.FileName(new Core.Running.Shard(1, 2))));
-        new Core.Running.RunManifest([a, b], [], [], [new Core.Running.FailedJob(b, "out of memory")], [], false)
-            .WriteTo(Path.Combine(tmp.Path, Core.Running.RunManifest.FileName(new Core.Running.Shard(2, 2))));
+        var a = new PlannedJob("core", "topk-a", "k1");
+        var b = new PlannedJob("core", "relu-b", "k2");
+        new RunManifest([a, b], [a], [], [], [], false)
+            .WriteTo(Path.Combine(tmp.Path, RunManifest.FileName(1, 2)));
+        new RunManifest([a, b], [], [], [new FailedJob(b, "out of memory")], [], false)
+            .WriteTo(Path.Combine(tmp.Path, RunManifest.FileName(2, 2)));
         var m = ResultReader.Load(tmp.Path).Manifest!;
         Assert.Equal(2, m.Planned.Count);
         Assert.Single(m.Done);
         Assert.Equal("out of memory", Assert.Single(m.Failed).Error);
+    }
+
+    [Fact]
+    public void Report_rebuild_keeps_not_applicable_and_interrupted()
+    {
+        using var tmp = new TempDir();
+        Write(tmp.Path, "core", A, [L0(16)]);
+        var a = new PlannedJob("core", "topk-a", "k1");
+        var b = new PlannedJob("mdl", "topk-a", "k2");
+        new RunManifest([a, b], [a], [], [], [b], Interrupted: true).WriteTo(Path.Combine(tmp.Path, "manifest.json"));
+        var outDir = Path.Combine(tmp.Path, "other");
+        ReportBuilder.Build(tmp.Path, outDir, new ReportOptions(RenderImages: false), TextWriter.Null);
+        var rebuilt = RunManifest.Parse(File.ReadAllText(Path.Combine(outDir, "manifest.json")));
+        Assert.Equal([b], rebuilt.NotApplicable);
+        Assert.True(rebuilt.Interrupted);
+        Assert.Equal([a, b], rebuilt.Planned);
     }
 }

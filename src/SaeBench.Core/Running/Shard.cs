@@ -23,10 +23,3 @@ public sealed record Shard(int Index, int Count)
 
     public override string ToString() => $"{Index}/{Count}";
 }
-
-/// <summary>The job key: what makes a finished result reusable.</summary>
-public static class JobKey
-{
-    public static string Compute(string checkpointSha256, string evalTypeId, string optionsHash, string modelHash, string harnessVersion) =>
-        Results.Hashing.Sha256(string.Join('\n', "saebench-job-v1", checkpointSha256, evalTypeId, optionsHash, modelHash, harnessVersion));
-}

@@ -1,20 +1,21 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
 
-namespace SaeBench.Reporting;
+namespace SaeBench.Core.Results;
 
-/// <summary>The one serializer configuration of this assembly's JSON outputs.</summary>
-internal static class Json
+/// <summary>
+/// The one serializer configuration of every JSON file the harness writes (result files, manifests, reports,
+/// comparisons): UTF-8, readable (no \u escapes for ordinary text), invariant numbers. Never embed its output in
+/// HTML unescaped (Reporting's <c>HtmlText.ScriptJson</c> does that safely).
+/// </summary>
+public static class ResultJson
 {
-    /// <summary>Indented, readable (no \u escapes for ordinary text). Never embed its output in HTML unescaped:
-    /// see <see cref="Html.HtmlText.ScriptJson"/>.</summary>
     public static readonly JsonSerializerOptions Indented = new()
     {
         WriteIndented = true,
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
-    /// <summary>Compact, same escaping as <see cref="Indented"/>.</summary>
     public static readonly JsonSerializerOptions Compact = new()
     {
         WriteIndented = false,
