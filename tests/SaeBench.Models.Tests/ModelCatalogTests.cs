@@ -25,7 +25,7 @@ public sealed class ModelCatalogTests
         var model = ModelCatalog.Create("synthetic", options);
         Assert.IsType<CachedModel>(model);
         Assert.Equal("synthetic", model.Info.Id);
-        Assert.NotNull(model.Capability<IForwardFromHook>());
+        Assert.NotNull(model.Capability<IDownstreamLoss>());
         Assert.NotNull(model.Capability<ILabelledTasks>());
         Assert.NotNull(model.Capability<IGroundTruthFeatures>());
         Assert.IsType<SyntheticWorld>(ModelCatalog.Create("synthetic", options with { CacheActivations = false }));

@@ -37,21 +37,15 @@ public sealed class CoreEvaluator : Evaluator<CoreOptions>
     {
         private readonly ReconstructionAccumulator _recon = new(context.Sae.DIn, context.Sae.DSae, options.BatchTokens);
         private readonly DownstreamLossAccumulator _loss = new();
-        private readonly IForwardFromHook? _forward = options.ComputeDownstreamLoss ? context.Model.Capability<IForwardFromHook>() : null;
+        private readonly IDownstreamLoss? _forward = options.ComputeDownstreamLoss ? context.Model.Capability<IDownstreamLoss>() : null;
 
         public void Observe(SaeBatch batch)
         {
             _recon.Observe(batch.X, batch.XHat, batch.F, batch.Source.Valid, batch.Nonzeros);
             if (_forward is null) return;
-            int rows = batch.Rows, c = _forward.LogitWidth;
-            using var clean = HostMatrix.Rent(rows, c, clear: false);
-            using var sae = HostMatrix.Rent(rows, c, clear: false);
-            using var ablated = HostMatrix.Rent(rows, c, clear: false);
-            using var zeros = HostMatrix.Rent(rows, batch.X.Cols);
-            _forward.ForwardFromHook(batch.X, clean);
-            _forward.ForwardFromHook(batch.XHat, sae);
-            _forward.ForwardFromHook(zeros, ablated);
-            _loss.Observe(clean, sae, ablated, batch.Source.Label, batch.Source.Valid);
+            using var zeros = HostMatrix.Rent(batch.Rows, batch.X.Cols);
+            var outcomes = _forward.Compare(batch.Source, [batch.XHat, zeros]);
+            _loss.Observe(outcomes.Clean, outcomes.Replaced[0], outcomes.Replaced[1], batch.Source.Valid);
         }
 
         public EvalResult Complete(CancellationToken cancellation)

@@ -62,7 +62,7 @@ public sealed class UnlearningEvaluator : Evaluator<UnlearningOptions>
 
     protected override IEvaluationJob Start(EvaluationContext context, UnlearningOptions options)
     {
-        if (!context.Model.TryGet<IForwardFromHook>(out var forward, out var why)) throw new NotApplicableException(why);
+        if (!context.Model.TryGet<IDownstreamLoss>(out var forward, out var why)) throw new NotApplicableException(why);
         if (!context.Model.TryGet<ILabelledTasks>(out var tasks, out why)) throw new NotApplicableException(why);
         if (tasks.Tasks.ForgetConcept is not int forget)
             throw new NotApplicableException($"model '{context.Model.Info.Id}' defines no forget concept");
@@ -75,7 +75,7 @@ public sealed class UnlearningEvaluator : Evaluator<UnlearningOptions>
     {
         private readonly EvaluationContext _context;
         private readonly UnlearningOptions _options;
-        private readonly IForwardFromHook _forward;
+        private readonly IDownstreamLoss _forward;
         private readonly ILabelledTasks _tasks;
         private readonly int _forget;
         private readonly ExampleLabels _testLabels;
@@ -83,7 +83,7 @@ public sealed class UnlearningEvaluator : Evaluator<UnlearningOptions>
         private double _normSum;
         private long _tokens, _forgetSeen, _retainSeen;
 
-        public Job(EvaluationContext context, UnlearningOptions options, IForwardFromHook forward, ILabelledTasks tasks, int forget)
+        public Job(EvaluationContext context, UnlearningOptions options, IDownstreamLoss forward, ILabelledTasks tasks, int forget)
         {
             _context = context;
             _options = options;
@@ -100,8 +100,7 @@ public sealed class UnlearningEvaluator : Evaluator<UnlearningOptions>
         {
             var src = batch.Source;
             int rows = batch.Rows;
-            using var logits = HostMatrix.Rent(rows, _forward.LogitWidth, clear: false);
-            _forward.ForwardFromHook(batch.X, logits);
+            var clean = _forward.Compare(src, []).Clean;
             for (int r = 0; r < rows; r++)
             {
                 if (!src.Valid[r]) continue;
@@ -112,8 +111,8 @@ public sealed class UnlearningEvaluator : Evaluator<UnlearningOptions>
                 if (label < 0) continue;
                 bool isForget = _testLabels.Has(src.ExampleIndex[r], _forget);
                 if (isForget) _forgetSeen++; else _retainSeen++;
-                if (TensorPrimitives.IndexOfMax<float>(logits.Row(r)) != label) continue;
-                (isForget ? _forgetRows : _retainRows).Offer(x, label);
+                if (!clean.Correct[r]) continue;
+                (isForget ? _forgetRows : _retainRows).Offer(x, src.ExampleIndex[r], label);
             }
         }
 
@@ -212,15 +211,17 @@ public sealed class UnlearningEvaluator : Evaluator<UnlearningOptions>
     private sealed class RowReservoir(int cols, int capacity, Random rng)
     {
         private readonly List<float[]> _rows = [];
+        private readonly List<int> _examples = [];
         private readonly List<int> _labels = [];
         private long _offered;
 
-        public void Offer(ReadOnlySpan<float> row, int label)
+        public void Offer(ReadOnlySpan<float> row, int example, int label)
         {
             _offered++;
             if (capacity == 0 || _rows.Count < capacity)
             {
                 _rows.Add(row.ToArray());
+                _examples.Add(example);
                 _labels.Add(label);
                 return;
             }
@@ -228,6 +229,7 @@ public sealed class UnlearningEvaluator : Evaluator<UnlearningOptions>
             if (j < capacity)
             {
                 _rows[(int)j] = row.ToArray();
+                _examples[(int)j] = example;
                 _labels[(int)j] = label;
             }
         }
@@ -238,52 +240,31 @@ public sealed class UnlearningEvaluator : Evaluator<UnlearningOptions>
             for (int r = 0; r < _rows.Count; r++) _rows[r].CopyTo(x.Row(r));
             var f = new HostMatrix(_rows.Count, sae.DSae);
             if (_rows.Count > 0) sae.Encode(context.Backend, x, f);
-            return new EvalSet(x, f, _labels.ToArray());
+            return new EvalSet(x, f, _examples.ToArray(), _labels.ToArray());
         }
     }
 
-    /// <summary>Correctly classified rows with their codes; accuracy after the clamping edit.</summary>
-    private sealed class EvalSet(HostMatrix x, HostMatrix f, int[] labels) : IDisposable
+    /// <summary>Correctly classified test examples (one position each) with their codes; accuracy after the clamping edit.</summary>
+    private sealed class EvalSet(HostMatrix x, HostMatrix f, int[] examples, int[] labels) : IDisposable
     {
         public int Rows => x.Rows;
 
         /// <summary>
-        /// x' = decode(f') + (x − decode(f)) = x + (f' − f)·W_dec / input_scale (the decoder is affine, so the two are
-        /// equal; the second form leaves rows without a clamped latent bit-for-bit clean). Then the accuracy of the
-        /// forward pass from the hook.
+        /// Clamps the selected latents where they fire (<see cref="LatentEdit.ClampActive"/> to −clamp), splices the edit in
+        /// with the SAE's error term kept (<see cref="LatentIntervention.WithErrorTerm"/>), and returns the accuracy of the
+        /// model's forward pass from the hook.
         /// </summary>
-        public double AccuracyUnderClamp(Sae sae, IForwardFromHook forward, int[] selected, float[] clamp)
+        public double AccuracyUnderClamp(Sae sae, IDownstreamLoss forward, int[] selected, float[] clamp)
         {
             if (Rows == 0) return double.NaN;
-            var edited = x.Clone();
-            try
-            {
-                // Only the selected latents change, so the edit reads them straight from f (no copy of the code).
-                var wDec = sae.Parameters.WDec;
-                float inv = 1f / sae.Parameters.InputScale;
-                for (int r = 0; r < Rows; r++)
-                {
-                    var before = f.Row(r);
-                    var row = edited.Row(r);
-                    for (int i = 0; i < selected.Length; i++)
-                    {
-                        int j = selected[i];
-                        float after = UnlearningMath.Clamped(before[j], clamp[i]);
-                        if (after != before[j])
-                            TensorPrimitives.MultiplyAdd(wDec.Row(j), (after - before[j]) * inv, row, row);
-                    }
-                }
-                using var logits = HostMatrix.Rent(Rows, forward.LogitWidth, clear: false);
-                forward.ForwardFromHook(edited, logits);
-                int correct = 0;
-                for (int r = 0; r < Rows; r++)
-                    if (TensorPrimitives.IndexOfMax<float>(logits.Row(r)) == labels[r]) correct++;
-                return (double)correct / Rows;
-            }
-            finally
-            {
-                edited.Dispose();
-            }
+            using var edited = HostMatrix.Rent(Rows, x.Cols, clear: false);
+            LatentIntervention.WithErrorTerm(sae, x, f, LatentEdit.ClampActive(selected, clamp.Select(c => -c).ToArray()), edited);
+            var inputs = ActivationBatch.ForRows(Split.Test, x, examples, labels); // not disposed: x belongs to this set
+            var outcome = forward.Compare(inputs, [edited]).Replaced[0];
+            int correct = 0;
+            for (int r = 0; r < Rows; r++)
+                if (outcome.Correct[r]) correct++;
+            return (double)correct / Rows;
         }
 
         public void Dispose()

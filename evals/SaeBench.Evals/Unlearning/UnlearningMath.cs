@@ -56,22 +56,6 @@ public static class UnlearningMath
         return candidates.Take(count).ToArray();
     }
 
-    /// <summary>The intervention on codes (rows × F, in place): every selected latent with f_j &gt; 0 becomes −m.</summary>
-    public static void ClampActive(Span<float> codes, int latents, ReadOnlySpan<int> selected, float multiplier)
-    {
-        if (latents < 1 || codes.Length % latents != 0) throw new ArgumentException($"Code buffer of {codes.Length} is not rows × {latents}.", nameof(codes));
-        foreach (int j in selected)
-            if ((uint)j >= (uint)latents) throw new ArgumentOutOfRangeException(nameof(selected), j, $"Latent outside 0..{latents - 1}.");
-        for (int r = 0; r < codes.Length / latents; r++)
-        {
-            var row = codes.Slice(r * latents, latents);
-            foreach (int j in selected) row[j] = Clamped(row[j], multiplier);
-        }
-    }
-
-    /// <summary>The clamp rule for one code value: an active (positive) latent becomes −multiplier; others are kept.</summary>
-    public static float Clamped(float value, float multiplier) => value > 0 ? -multiplier : value;
-
     /// <summary>
     /// 1 − min over configurations of (forget accuracy, or 1 where retain accuracy &lt; <paramref name="minRetainAccuracy"/>).
     /// NaN with no configurations.

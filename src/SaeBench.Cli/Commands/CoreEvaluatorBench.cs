@@ -92,7 +92,7 @@ internal static class CoreEvaluatorBench
             for (int s = start; s < start + count; s += maxRows)
             {
                 int n = Math.Min(maxRows, start + count - s);
-                yield return ActivationBatch.ForExamples(x.SliceRows(s, n), s, 1, new int[n]);
+                yield return ActivationBatch.ForExamples(Split.Test, x.SliceRows(s, n), s, 1, new int[n]);
             }
         }
     }

@@ -105,7 +105,7 @@ public static class ModelsCommand
         return new ModelReport(info.Id, info.Hook, info.DModel, info.Positions,
             model.Activations(Split.Train).Shape.Examples, model.Activations(Split.Test).Shape.Examples,
             info.TestAccuracy, tasks?.ClassNames, forget,
-            model.Capability<IForwardFromHook>() is not null,
+            model.Capability<IDownstreamLoss>() is not null,
             model.Capability<IGroundTruthFeatures>()?.Directions.Rows,
             info.ContentHash, info.Description);
     }

@@ -20,7 +20,9 @@ public interface IActivationSource
 /// <summary>
 /// One batch: <c>ExampleCount × Positions</c> rows of activations (example-major: row = example·Positions + position),
 /// and per row the example index, its class label (−1 when unlabelled) and whether the position is valid
-/// (false = padding, to be ignored by metrics). Dispose it to give the buffer back to the pool.
+/// (false = padding, to be ignored by metrics). <see cref="Split"/> and <see cref="ExampleIndex"/> identify the batch's
+/// inputs, so a model can run its forward pass for them again (e.g. to splice at a hook that is not the residual
+/// stream). Dispose it to give the buffer back to the pool.
 /// </summary>
 public sealed class ActivationBatch : IDisposable
 {
@@ -28,13 +30,14 @@ public sealed class ActivationBatch : IDisposable
     private readonly int[] _label;
     private readonly bool[] _valid;
 
-    public ActivationBatch(HostMatrix activations, int firstExample, int positions, int[] exampleIndex, int[] label, bool[] valid)
+    public ActivationBatch(Split split, HostMatrix activations, int firstExample, int positions, int[] exampleIndex, int[] label, bool[] valid)
     {
         ArgumentNullException.ThrowIfNull(activations);
         if (positions < 1 || activations.Rows % positions != 0)
             throw new ArgumentException($"{activations.Rows} rows are not whole examples of {positions} positions.", nameof(positions));
         if (exampleIndex.Length != activations.Rows || label.Length != activations.Rows || valid.Length != activations.Rows)
             throw new ArgumentException("Per-row arrays must have one entry per activation row.");
+        Split = split;
         Activations = activations;
         FirstExample = firstExample;
         Positions = positions;
@@ -44,7 +47,8 @@ public sealed class ActivationBatch : IDisposable
     }
 
     /// <summary>A batch of whole examples with labels per example; every row valid unless <paramref name="validPerRow"/> says otherwise.</summary>
-    public static ActivationBatch ForExamples(HostMatrix activations, int firstExample, int positions, ReadOnlySpan<int> labelPerExample, bool[]? validPerRow = null)
+    public static ActivationBatch ForExamples(Split split, HostMatrix activations, int firstExample, int positions, ReadOnlySpan<int> labelPerExample,
+        bool[]? validPerRow = null)
     {
         int rows = activations.Rows;
         int count = rows / Math.Max(positions, 1);
@@ -59,8 +63,20 @@ public sealed class ActivationBatch : IDisposable
             label[e * positions + p] = labelPerExample[e];
         }
         var valid = validPerRow ?? Enumerable.Repeat(true, rows).ToArray();
-        return new ActivationBatch(activations, firstExample, positions, index, label, valid);
+        return new ActivationBatch(split, activations, firstExample, positions, index, label, valid);
     }
+
+    /// <summary>A batch of single-position examples given by index (e.g. a sample), each row its own example.</summary>
+    public static ActivationBatch ForRows(Split split, HostMatrix activations, int[] exampleIndex, int[] labels)
+    {
+        if (exampleIndex.Length != activations.Rows || labels.Length != activations.Rows)
+            throw new ArgumentException($"{exampleIndex.Length} example indices and {labels.Length} labels for {activations.Rows} rows.");
+        return new ActivationBatch(split, activations, exampleIndex.Length > 0 ? exampleIndex[0] : 0, 1, exampleIndex, labels,
+            Enumerable.Repeat(true, activations.Rows).ToArray());
+    }
+
+    /// <summary>The split the examples come from.</summary>
+    public Split Split { get; }
 
     /// <summary><c>[ExampleCount·Positions, DModel]</c>, example-major.</summary>
     public HostMatrix Activations { get; }

@@ -21,7 +21,14 @@ public interface ILabelledTasks
 public sealed record TaskCatalog(IReadOnlyList<string> ClassNames, ConceptHierarchy Hierarchy, int? ForgetConcept)
 {
     public static TaskCatalog ClassesOnly(IReadOnlyList<string> classNames) => new(classNames, ConceptHierarchy.Empty, null);
+
+    /// <summary>Further named labels every example carries besides its class (e.g. a spurious attribute for SCR, or
+    /// gender next to profession), each with its value names; <see cref="ExampleLabels.Attribute"/> gives the values.</summary>
+    public IReadOnlyList<ExampleAttribute> Attributes { get; init; } = [];
 }
+
+/// <summary>A named per-example label with its possible values (the label indexes <paramref name="Values"/>; −1 = none).</summary>
+public sealed record ExampleAttribute(string Name, IReadOnlyList<string> Values);
 
 /// <summary>A named concept. <paramref name="ParentId"/> is null for top-level concepts.</summary>
 public sealed record Concept(int Id, string Name, int? ParentId);
@@ -73,7 +80,7 @@ public sealed class ExampleLabels
     /// <param name="conceptCount">Number of concepts.</param>
     /// <param name="bits">Concept bits, <c>ceil(conceptCount / 64)</c> words per example, bit c of example e at
     /// word <c>e·words + c/64</c>, position <c>c % 64</c>.</param>
-    public ExampleLabels(int[] classes, int conceptCount, ulong[] bits)
+    public ExampleLabels(int[] classes, int conceptCount, ulong[] bits, IReadOnlyDictionary<string, int[]>? attributes = null)
     {
         _words = (conceptCount + 63) / 64;
         if (bits.Length != (long)classes.Length * _words)
@@ -81,10 +88,25 @@ public sealed class ExampleLabels
         _classes = classes;
         _bits = bits;
         ConceptCount = conceptCount;
+        _attributes = attributes ?? new Dictionary<string, int[]>();
+        foreach (var (name, values) in _attributes)
+            if (values.Length != classes.Length)
+                throw new ArgumentException($"Attribute '{name}' has {values.Length} values for {classes.Length} examples.", nameof(attributes));
     }
 
+    private readonly IReadOnlyDictionary<string, int[]> _attributes;
+
+    /// <summary>Names of the attributes these labels carry (see <see cref="TaskCatalog.Attributes"/>).</summary>
+    public IEnumerable<string> AttributeNames => _attributes.Keys;
+
+    /// <summary>The value of attribute <paramref name="name"/> for each example (−1 = none); throws naming the known ones.</summary>
+    public ReadOnlySpan<int> Attribute(string name) =>
+        _attributes.TryGetValue(name, out var v) ? v
+            : throw new KeyNotFoundException($"No attribute '{name}'; these labels have: {(_attributes.Count == 0 ? "none" : string.Join(", ", _attributes.Keys))}.");
+
     /// <summary>Labels where each example's concepts are given by a function of its class (e.g. class + its group).</summary>
-    public static ExampleLabels FromClasses(int[] classes, int conceptCount, Func<int, IEnumerable<int>> conceptsOfClass)
+    public static ExampleLabels FromClasses(int[] classes, int conceptCount, Func<int, IEnumerable<int>> conceptsOfClass,
+        IReadOnlyDictionary<string, int[]>? attributes = null)
     {
         int words = (conceptCount + 63) / 64;
         var bits = new ulong[(long)classes.Length * words];
@@ -95,7 +117,7 @@ public sealed class ExampleLabels
             if (!cache.TryGetValue(classes[e], out var cs)) cache[classes[e]] = cs = conceptsOfClass(classes[e]).ToArray();
             foreach (int c in cs) bits[(long)e * words + c / 64] |= 1UL << (c % 64);
         }
-        return new ExampleLabels(classes, conceptCount, bits);
+        return new ExampleLabels(classes, conceptCount, bits, attributes);
     }
 
     public int Count => _classes.Length;

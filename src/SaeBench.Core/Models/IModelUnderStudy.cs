@@ -2,8 +2,8 @@ namespace SaeBench.Core.Models;
 
 /// <summary>
 /// A model under study: something that produces activations at a hook point. Everything beyond activations
-/// is an optional capability (<see cref="IForwardFromHook"/>, <see cref="ILabelledTasks"/>,
-/// <see cref="IGroundTruthFeatures"/>) asked for with <see cref="Capability{T}"/>.
+/// is an optional capability (<see cref="IDownstreamLoss"/>, <see cref="ILabelledTasks"/>,
+/// <see cref="IGroundTruthFeatures"/>, <see cref="IExampleText"/>) asked for with <see cref="Capability{T}"/>.
 /// </summary>
 public interface IModelUnderStudy
 {

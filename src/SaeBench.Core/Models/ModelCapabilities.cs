@@ -19,7 +19,8 @@ public static class ModelCapabilities
     }
 
     private static string Describe(Type t) =>
-        t == typeof(IForwardFromHook) ? "forward pass from the hook (activations only), so downstream loss cannot be computed"
+        t == typeof(IDownstreamLoss) ? "forward pass from the hook (activations only), so downstream loss cannot be computed"
+        : t == typeof(IExampleText) ? "text for its examples"
         : t == typeof(ILabelledTasks) ? "labels"
         : t == typeof(IGroundTruthFeatures) ? "known ground-truth features"
         : t.Name;

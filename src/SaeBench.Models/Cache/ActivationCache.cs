@@ -41,7 +41,7 @@ public sealed class ActivationCache(string root, Action<string>? log = null)
         var labelLayout = NpyFile.ReadHeader(labels);
         var y = new long[labelLayout.Elements];
         using (var f = new MappedFile(labels)) f.ReadIntegers(labelLayout, 0, y);
-        return new MappedActivationSource(layout, 0, (int)layout.Shape[0], y.Select(v => (int)v).ToArray(), NpyFile.ReadHeader(valid));
+        return new MappedActivationSource(split, layout, 0, (int)layout.Shape[0], y.Select(v => (int)v).ToArray(), NpyFile.ReadHeader(valid));
     }
 
     private void Write(IActivationSource source, string dir, ModelInfo info, Split split)

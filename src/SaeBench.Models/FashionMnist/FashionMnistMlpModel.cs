@@ -14,7 +14,7 @@ namespace SaeBench.Models.FashionMnist;
 /// trainer version. Hooks: <c>mlp.hidden1</c>/<c>mlp.hidden2</c> (after ReLU) and <c>….pre</c> (before);
 /// default <c>mlp.hidden2</c>, 128 wide. Concepts: the 10 classes plus the groups tops and footwear.
 /// </summary>
-public sealed class FashionMnistMlpModel : IModelUnderStudy, IForwardFromHook, ILabelledTasks
+public sealed class FashionMnistMlpModel : IModelUnderStudy, IDownstreamLoss, ILabelledTasks
 {
     public const string ModelId = "fashion-mnist-mlp";
     public const string DefaultHook = "mlp.hidden2";
@@ -156,6 +156,10 @@ public sealed class FashionMnistMlpModel : IModelUnderStudy, IForwardFromHook, I
 
     public void ForwardFromHook(HostMatrix hookActivations, HostMatrix logits) => Network.ForwardFrom(_hook, hookActivations, logits);
 
+    /// <summary>The network from the hook on, clean and per replacement; the target is the example's class.</summary>
+    public DownstreamComparison Compare(ActivationBatch batch, IReadOnlyList<HostMatrix> replacements) =>
+        LogitStatistics.ForClassifier(batch, replacements, LogitWidth, ForwardFromHook);
+
     /// <summary>Logits of the whole network for examples [first, first + logits.Rows) of a split (the clean forward pass).</summary>
     public void Logits(Split split, int first, HostMatrix logits)
     {
@@ -189,7 +193,7 @@ public sealed class FashionMnistMlpModel : IModelUnderStudy, IForwardFromHook, I
                 }
                 var y = new int[count];
                 for (int r = 0; r < count; r++) y[r] = labels[first + r];
-                yield return ActivationBatch.ForExamples(h, first, 1, y);
+                yield return ActivationBatch.ForExamples(split, h, first, 1, y);
             }
         }
     }

@@ -81,8 +81,8 @@ public sealed class ActivationFileModel : IModelUnderStudy, ILabelledTasks
             var (names, labels) = texts is null ? (null, null) : LabelsCsv.ToClasses(texts);
             sources =
             [
-                new MappedActivationSource(trainActs, 0, (int)trainActs.Shape[0], labels?[0], trainMask),
-                new MappedActivationSource(testActs, 0, (int)testActs.Shape[0], labels?[1], testMask),
+                new MappedActivationSource(Split.Train, trainActs, 0, (int)trainActs.Shape[0], labels?[0], trainMask),
+                new MappedActivationSource(Split.Test, testActs, 0, (int)testActs.Shape[0], labels?[1], testMask),
             ];
             if (sources[0].Shape.DModel != sources[1].Shape.DModel || sources[0].Shape.Positions != sources[1].Shape.Positions)
                 throw new InvalidDataException(
@@ -109,8 +109,8 @@ public sealed class ActivationFileModel : IModelUnderStudy, ILabelledTasks
             }
             sources =
             [
-                new MappedActivationSource(acts, 0, n - nTest, labels?[0], mask),
-                new MappedActivationSource(acts, n - nTest, nTest, labels?[1], mask),
+                new MappedActivationSource(Split.Train, acts, 0, n - nTest, labels?[0], mask),
+                new MappedActivationSource(Split.Test, acts, n - nTest, nTest, labels?[1], mask),
             ];
             hasher.AddFile(path).Add(nTest);
             return Finish(names, labels);

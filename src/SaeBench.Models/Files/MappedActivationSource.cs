@@ -21,8 +21,11 @@ internal sealed class MappedActivationSource : IActivationSource
     /// <param name="count">Examples in this split.</param>
     /// <param name="labels">Class label per example of this split (−1 = none), or null.</param>
     /// <param name="mask">Validity mask <c>[N, P]</c> of bytes (non-zero = valid), or null for all valid.</param>
-    public MappedActivationSource(TensorLayout activations, int offset, int count, int[]? labels, TensorLayout? mask)
+    private readonly Split _split;
+
+    public MappedActivationSource(Split split, TensorLayout activations, int offset, int count, int[]? labels, TensorLayout? mask)
     {
+        _split = split;
         var shape = activations.Shape;
         if (shape.Length is not (2 or 3))
             throw new InvalidDataException($"{activations.Path}: field 'shape' of '{activations.Name}' is {activations.ShapeText}; expected [N, d] or [N, positions, d].");
@@ -68,7 +71,7 @@ internal sealed class MappedActivationSource : IActivationSource
                 maskFile.ReadIntegers(_mask!, (long)(_offset + first) * p, bytes);
                 valid = bytes.Select(b => b != 0).ToArray();
             }
-            yield return ActivationBatch.ForExamples(x, first, p, labels, valid);
+            yield return ActivationBatch.ForExamples(_split, x, first, p, labels, valid);
         }
     }
 }

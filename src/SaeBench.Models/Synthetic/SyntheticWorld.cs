@@ -27,7 +27,7 @@ public sealed record SyntheticFeature(int Id, FeatureKind Kind, int Parent, int 
 /// order, with the same bytes. Classes are the parents plus "none": an example's class is its firing parent of largest
 /// magnitude. The linear readout <c>logit_p = scale · ⟨x, d_p⟩</c>, <c>logit_none = scale · threshold</c> gives logits.
 /// </summary>
-public sealed class SyntheticWorld : IModelUnderStudy, IForwardFromHook, ILabelledTasks, IGroundTruthFeatures
+public sealed class SyntheticWorld : IModelUnderStudy, IDownstreamLoss, ILabelledTasks, IGroundTruthFeatures
 {
     public const string ModelId = "synthetic";
     public const string Hook = "synthetic.x";
@@ -219,6 +219,10 @@ public sealed class SyntheticWorld : IModelUnderStudy, IForwardFromHook, ILabell
         for (int r = 0; r < codes.Rows; r++) Generate(split, firstExample + r, codes.Row(r), x);
     }
 
+    /// <summary>The linear readout, clean and per replacement; the target is the example's class (its parent, or none).</summary>
+    public DownstreamComparison Compare(ActivationBatch batch, IReadOnlyList<HostMatrix> replacements) =>
+        LogitStatistics.ForClassifier(batch, replacements, LogitWidth, ForwardFromHook);
+
     public void ForwardFromHook(HostMatrix hookActivations, HostMatrix logits)
     {
         if (hookActivations.Cols != Config.DModel || logits.Rows != hookActivations.Rows || logits.Cols != LogitWidth)
@@ -281,7 +285,7 @@ public sealed class SyntheticWorld : IModelUnderStudy, IForwardFromHook, ILabell
                 var x = HostMatrix.Rent(count, Shape.DModel, clear: false);
                 var labels = new int[count];
                 for (int r = 0; r < count; r++) labels[r] = world.Generate(split, first + r, code, x.Row(r));
-                yield return ActivationBatch.ForExamples(x, first, 1, labels);
+                yield return ActivationBatch.ForExamples(split, x, first, 1, labels);
             }
         }
     }

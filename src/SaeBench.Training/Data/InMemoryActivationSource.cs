@@ -15,7 +15,7 @@ public sealed class InMemoryActivationSource(HostMatrix rows) : IActivationSourc
         {
             int n = Math.Min(maxRows, start + count - s);
             var m = HostMatrix.FromSpan(rows.SliceRows(s, n).Span, n, rows.Cols);
-            yield return ActivationBatch.ForExamples(m, s, 1, new int[n]);
+            yield return ActivationBatch.ForExamples(Split.Train, m, s, 1, new int[n]);
         }
     }
 }

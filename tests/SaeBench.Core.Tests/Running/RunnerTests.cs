@@ -1,3 +1,4 @@
+using SaeBench.TestKit;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using SaeBench.Compute.Backends;
@@ -13,7 +14,7 @@ namespace SaeBench.Core.Tests.Running;
 public class RunnerTests
 {
     private const int D = 4;
-    private readonly FakeModel _model = new(D, examples: 50, seed: 1);
+    private readonly FakeModel _model = FakeModelBuilder.Random(D, examples: 50, seed: 1).Build();
     private readonly string _out = Directory.CreateTempSubdirectory("saebench-runner").FullName;
 
     private static CheckpointInfo Info(Sae sae, string id) => new()

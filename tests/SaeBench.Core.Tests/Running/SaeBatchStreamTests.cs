@@ -1,3 +1,4 @@
+using SaeBench.TestKit;
 using SaeBench.Compute.Backends;
 using SaeBench.Core.Evaluation;
 using SaeBench.Core.Models;
@@ -11,7 +12,7 @@ public class SaeBatchStreamTests
     [Fact]
     public void A_code_only_pass_gives_the_same_codes_and_no_reconstruction()
     {
-        var model = new FakeModel(d: 12, examples: 300, seed: 4);
+        var model = FakeModelBuilder.Random(12, examples: 300, seed: 4).Build();
         var sae = Some.Sae("topk", dIn: 12, dSae: 40);
         var source = model.Activations(Split.Test);
         var full = SaeBatchStream.Encode(sae, Backend, source, batchRows: 64).Select(b => (F: b.F.ToArray(), H: b.XHat.Cols, S: b.Nonzeros is not null)).ToList();

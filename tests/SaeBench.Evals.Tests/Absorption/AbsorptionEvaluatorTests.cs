@@ -1,3 +1,4 @@
+using SaeBench.TestKit;
 using System.Text.Json.Nodes;
 using SaeBench.Core.Configuration;
 using SaeBench.Core.Evaluation;
@@ -95,14 +96,14 @@ public class AbsorptionEvaluatorTests
     {
         // Activations carry no information: the probe cannot beat min_probe_f1, and no parent qualifies.
         var hierarchy = new ConceptHierarchy([new Concept(0, "parent", null), new Concept(1, "child", 0), new Concept(2, "other", null)]);
-        var model = new FakeModel(1, 1, ["child", "other"], hierarchy);
+        var builder = FakeModelBuilder.Create(1).WithClasses("child", "other").WithHierarchy(hierarchy);
         foreach (var split in new[] { Split.Train, Split.Test })
         {
             var classes = Enumerable.Range(0, 100).Select(i => i % 2 == 0 ? 1 : 2).ToArray();
             var concepts = classes.Select(c => c == 1 ? new[] { 1, 0 } : new[] { 2 }).ToArray();
-            model.With(split, Enumerable.Repeat(1f, 100).ToArray(), classes.Select(c => c - 1).ToArray(), concepts: concepts);
+            builder.WithSplit(split, Enumerable.Repeat(1f, 100).ToArray(), classes.Select(c => c - 1).ToArray(), concepts: concepts);
         }
-        var r = Run(EvalFixtures.Context(Sae.Identity(1), model), """{"min_probe_f1": 0.9}""");
+        var r = Run(EvalFixtures.Context(Sae.Identity(1), builder.Build()), """{"min_probe_f1": 0.9}""");
 
         var row = Assert.Single(r.Details);
         Assert.False((bool)row["qualifies"]!);
@@ -114,11 +115,11 @@ public class AbsorptionEvaluatorTests
     [Fact]
     public void ModelWithoutHierarchyIsNotApplicable()
     {
-        var model = new FakeModel(2, 1, ["a", "b"]).With(Split.Test, [1f, 2f], [0]);
+        var model = FakeModelBuilder.Create(2).WithClasses("a", "b").WithSplit(Split.Test, [1f, 2f], [0]).Build();
         var e = Assert.Throws<NotApplicableException>(() =>
             Evaluator.Start(EvalFixtures.Context(Sae.Identity(2), model), new AbsorptionOptions()));
         Assert.Contains("hierarchy", e.Message);
-        var unlabelled = new FakeModel(2, 1);
+        var unlabelled = FakeModelBuilder.Create(2).WithSplit(Split.Test, [1f, 2f], [0]).Build();
         Assert.Throws<NotApplicableException>(() => Evaluator.Start(EvalFixtures.Context(Sae.Identity(2), unlabelled), new AbsorptionOptions()));
     }
 

@@ -1,3 +1,5 @@
+using SaeBench.Core.Models;
+using SaeBench.TestKit;
 using System.Text.Json.Nodes;
 using SaeBench.Compute.Backends;
 using SaeBench.Compute.Tensors;
@@ -6,7 +8,6 @@ using SaeBench.Core.Evaluation;
 using SaeBench.Core.Running;
 using SaeBench.Core.Autoencoders;
 using SaeBench.Evals.Autointerp;
-using SaeBench.Evals.Tests.Support;
 
 namespace SaeBench.Evals.Tests.Autointerp;
 
@@ -19,7 +20,7 @@ public class AutointerpEvaluatorTests
     /// 400 examples, 100 per class; an example of class c is a_e·e_c with a_e in [0.5, 1]. A fifth input dimension
     /// carries 1.0 on class 0 and 0.05 on class 1 (a latent that fires on two classes, one of them weakly).
     /// </summary>
-    private static (ArrayModel Model, Sae Sae) World(bool labelled = true)
+    private static (FakeModel Model, Sae Sae) World(bool labelled = true)
     {
         const int n = 400, d = 5;
         var x = new float[n, d];
@@ -35,10 +36,12 @@ public class AutointerpEvaluatorTests
         var eye = new HostMatrix(d, d);
         for (int i = 0; i < d; i++) eye[i, i] = 1f;
         var sae = new Sae("relu", new SaeParameters { WEnc = eye, BEnc = new float[d], WDec = eye.Clone(), BDec = new float[d] });
-        return (new ArrayModel(x, labels, x, labels, labelled ? Classes : null), sae);
+        var builder = FakeModelBuilder.Create(d).WithSplit(Split.Train, x, labels).WithSplit(Split.Test, x, labels);
+        if (labelled) builder.WithClasses(Classes);
+        return (builder.Build(), sae);
     }
 
-    private static EvaluationContext Context(ArrayModel model, Sae sae, int seed = 3) =>
+    private static EvaluationContext Context(FakeModel model, Sae sae, int seed = 3) =>
         new(sae, "id", new Dictionary<string, string>(), model, CpuBackend.Create(), seed, 64, TimeProvider.System);
 
     [Fact]

@@ -1,10 +1,10 @@
+using SaeBench.TestKit;
 using System.Text.Json.Nodes;
 using SaeBench.Compute.Backends;
 using SaeBench.Compute.Tensors;
 using SaeBench.Core.Evaluation;
 using SaeBench.Core.Running;
 using SaeBench.Core.Autoencoders;
-using SaeBench.Core.Tests.Running;
 using SaeBench.Evals.CoreEval;
 
 namespace SaeBench.Evals.Tests.CoreEval;
@@ -12,7 +12,7 @@ namespace SaeBench.Evals.Tests.CoreEval;
 public class CoreEvaluatorTests
 {
     private const int D = 6;
-    private readonly FakeModel _model = new(D, examples: 300, seed: 9, classes: 4, centred: true);
+    private readonly FakeModel _model = FakeModelBuilder.Random(D, examples: 300, seed: 9, classes: 4, centred: true).Build();
 
     private EvalResult Run(SaeBench.Core.Autoencoders.Sae sae, JsonObject? options = null)
     {

@@ -1,3 +1,4 @@
+using SaeBench.TestKit;
 using System.Text.Json.Nodes;
 using SaeBench.Compute.Backends;
 using SaeBench.Compute.Tensors;
@@ -110,7 +111,7 @@ public class GroundTruthEvaluatorTests
     [Fact]
     public void ModelsWithoutTrueFeaturesAreNotApplicable()
     {
-        var model = new FakeModel(2, 1, ["a"]).With(Split.Test, [1f, 2f], [0]);
+        var model = FakeModelBuilder.Create(2).WithClasses("a").WithSplit(Split.Test, [1f, 2f], [0]).Build();
         var e = Assert.Throws<NotApplicableException>(() =>
             Evaluator.Start(EvalFixtures.Context(Sae.Identity(2), model), new GroundTruthOptions()));
         Assert.Contains("ground-truth", e.Message);

@@ -1,3 +1,5 @@
+using SaeBench.Core.Models;
+using SaeBench.TestKit;
 using System.Text.Json.Nodes;
 using SaeBench.Compute.Backends;
 using SaeBench.Compute.Tensors;
@@ -6,7 +8,6 @@ using SaeBench.Core.Evaluation;
 using SaeBench.Core.Running;
 using SaeBench.Core.Autoencoders;
 using SaeBench.Evals.Mdl;
-using SaeBench.Evals.Tests.Support;
 
 namespace SaeBench.Evals.Tests.Mdl;
 
@@ -25,7 +26,7 @@ public class MdlEvaluatorTests
     private static EvalResult Run(float[,] test, int batchRows, JsonObject options)
     {
         int n = test.GetLength(0);
-        var model = new ArrayModel(test, new int[n], test, new int[n]);
+        var model = FakeModelBuilder.Create(test.GetLength(1)).WithSplit(Split.Train, test, new int[n]).WithSplit(Split.Test, test, new int[n]).Build();
         var sae = IdentityRelu(test.GetLength(1));
         var context = new EvaluationContext(sae, "id", new Dictionary<string, string>(), model, CpuBackend.Create(), 1, batchRows, TimeProvider.System);
         var evaluator = new MdlEvaluator();

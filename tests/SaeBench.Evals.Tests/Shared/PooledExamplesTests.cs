@@ -1,3 +1,4 @@
+using SaeBench.TestKit;
 using SaeBench.Compute.Tensors;
 using SaeBench.Core.Models;
 using SaeBench.Evals.Shared;
@@ -19,7 +20,7 @@ public class PooledExamplesTests
             7, 7, 7, 7, 7, 7,       // example 2: nothing valid → zeros
         ];
         bool[] valid = [true, true, true, true, false, true, false, false, false];
-        var model = new FakeModel(2, 3, ["a"]).With(Split.Train, x, [0, 0, 0], valid);
+        var model = FakeModelBuilder.Create(2, positions: 3).WithClasses("a").WithSplit(Split.Train, x, [0, 0, 0], valid).Build();
         var context = EvalFixtures.Context(Sae.Identity(2), model, batchRows: 3);
         var pooled = ExampleEncoding.EncodePooled(context, Split.Train, [2, 1, 0], latents: true, activations: true);
 
@@ -36,7 +37,7 @@ public class PooledExamplesTests
         int n = 300, d = 5, f = 7;
         var x = Enumerable.Range(0, n * 2 * d).Select(_ => (float)rng.NextDouble() - 0.3f).ToArray();
         var valid = Enumerable.Range(0, n * 2).Select(i => i % 5 != 3).ToArray();
-        var model = new FakeModel(d, 2, ["a"]).With(Split.Test, x, new int[n], valid);
+        var model = FakeModelBuilder.Create(d, positions: 2).WithClasses("a").WithSplit(Split.Test, x, new int[n], valid).Build();
         var wEnc = new HostMatrix(d, f);
         var wDec = new HostMatrix(f, d);
         for (int i = 0; i < d * f; i++) { wEnc.Span[i] = (float)rng.NextDouble() - 0.5f; wDec.Span[i] = (float)rng.NextDouble(); }

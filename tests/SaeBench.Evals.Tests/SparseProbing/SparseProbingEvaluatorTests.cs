@@ -1,3 +1,4 @@
+using SaeBench.TestKit;
 using System.Text.Json.Nodes;
 using SaeBench.Compute.Tensors;
 using SaeBench.Core.Configuration;
@@ -65,7 +66,7 @@ public class SparseProbingEvaluatorTests
     /// <summary>Two classes in d = 2; position 0 carries the class, position 1 is masked and holds large noise.</summary>
     private static FakeModel MaskedTwoClassModel()
     {
-        var model = new FakeModel(2, 2, ["left", "right"]);
+        var model = FakeModelBuilder.Create(2, positions: 2).WithClasses("left", "right");
         foreach (var (split, n, seed) in new[] { (Split.Train, 200, 1), (Split.Test, 100, 2) })
         {
             var rng = new Random(seed);
@@ -80,9 +81,9 @@ public class SparseProbingEvaluatorTests
                 x[e * 4 + 3] = (float)(100 * rng.NextDouble());
                 valid[e * 2] = true;
             }
-            model.With(split, x, classes, valid);
+            model.WithSplit(split, x, classes, valid);
         }
-        return model;
+        return model.Build();
     }
 
     [Fact]
@@ -149,7 +150,7 @@ public class SparseProbingEvaluatorTests
     [Fact]
     public void ModelWithoutLabelsIsNotApplicable()
     {
-        var model = new FakeModel(2, 1).With(Split.Test, [1f, 2f], [0]);
+        var model = FakeModelBuilder.Create(2).WithSplit(Split.Test, [1f, 2f], [0]).Build();
         var e = Assert.Throws<NotApplicableException>(() =>
             Evaluator.Start(EvalFixtures.Context(Sae.Identity(2), model), new SparseProbingOptions()));
         Assert.Contains("labels", e.Message);

@@ -1,3 +1,4 @@
+using SaeBench.TestKit;
 using System.Numerics.Tensors;
 using System.Text.Json.Nodes;
 using SaeBench.Compute.Backends;
@@ -7,7 +8,6 @@ using SaeBench.Core.Evaluation;
 using SaeBench.Core.Models;
 using SaeBench.Core.Running;
 using SaeBench.Core.Autoencoders;
-using SaeBench.Evals.Tests.Support;
 using SaeBench.Evals.Unlearning;
 using SaeBench.Models;
 using Xunit.Abstractions;
@@ -137,7 +137,7 @@ public class UnlearningEvaluatorTests(MlpFixture mlp, ITestOutputHelper output) 
     public void Without_a_forward_pass_it_is_not_applicable()
     {
         var x = new float[4, 2];
-        var model = new ArrayModel(x, new int[4], x, new int[4], ["a", "b"]);
+        var model = FakeModelBuilder.Create(2).WithClasses("a", "b").WithSplit(Split.Train, x, new int[4]).WithSplit(Split.Test, x, new int[4]).Build();
         var evaluator = new UnlearningEvaluator();
         var e = Assert.Throws<NotApplicableException>(() => evaluator.Start(Context(Sae.Identity(2), model), evaluator.ParseOptions(new JsonObject())));
         Assert.Contains("forward", e.Message);

@@ -18,14 +18,6 @@ public class UnlearningMathTests
     }
 
     [Fact]
-    public void ClampingOnlyTouchesActiveSelectedLatents()
-    {
-        float[] codes = [1f, 0f, 2f, 0f, 3f, -1f];
-        UnlearningMath.ClampActive(codes, 3, [0, 1], 5f);
-        Assert.Equal(new[] { -5f, 0f, 2f, 0f, -5f, -1f }, codes);
-    }
-
-    [Fact]
     public void ScoreTakesTheWorstForgetAccuracyAmongConfigurationsThatKeepRetain()
     {
         var cfg = new UnlearningConfiguration(0.01, 10, 20);

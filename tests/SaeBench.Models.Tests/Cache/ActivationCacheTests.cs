@@ -60,7 +60,7 @@ public sealed class ActivationCacheTests : IDisposable
         Assert.NotEqual(cache.EntryDirectory(a.Info, Split.Train), cache.EntryDirectory(a.Info, Split.Test));
         Assert.NotEqual(cache.EntryDirectory(a.Info, Split.Train), cache.EntryDirectory(b.Info, Split.Train));
         var cached = new CachedModel(a, cache);
-        Assert.Same(a, cached.Capability<IForwardFromHook>());
+        Assert.Same(a, cached.Capability<IDownstreamLoss>());
         Assert.Same(a, cached.Capability<IGroundTruthFeatures>());
         Assert.Equal(a.Info, cached.Info);
     }

@@ -158,7 +158,7 @@ public sealed class DefaultMlpTests(DefaultMlpFixture fixture, ITestOutputHelper
         var model = fixture.Model;
         using var cacheDir = new TempDirectory();
         var cached = new CachedModel(model, new ActivationCache(cacheDir.Path));
-        var forward = cached.Capability<IForwardFromHook>()!;
+        var downstream = cached.Capability<IDownstreamLoss>()!;
         int checkedRows = 0;
         foreach (var batch in cached.Activations(Split.Test).Batches(1500, 2000..6000))
         {
@@ -167,8 +167,13 @@ public sealed class DefaultMlpTests(DefaultMlpFixture fixture, ITestOutputHelper
                 using var clean = new HostMatrix(batch.Rows, model.LogitWidth);
                 model.Logits(Split.Test, batch.FirstExample, clean);
                 using var spliced = new HostMatrix(batch.Rows, model.LogitWidth);
-                forward.ForwardFromHook(batch.Activations, spliced);
+                model.ForwardFromHook(batch.Activations, spliced);
                 Assert.Equal(clean.ToArray(), spliced.ToArray());
+                // Through the capability: splicing the clean values back in is the clean run, exactly.
+                var outcomes = downstream.Compare(batch, [batch.Activations]);
+                Assert.Equal(outcomes.Clean.CrossEntropy, outcomes.Replaced[0].CrossEntropy);
+                Assert.All(outcomes.Replaced[0].KlFromClean, kl => Assert.Equal(0.0, kl));
+                Assert.All(outcomes.Clean.HasTarget, Assert.True);
                 checkedRows += batch.Rows;
             }
         }

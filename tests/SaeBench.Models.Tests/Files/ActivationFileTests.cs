@@ -71,8 +71,8 @@ public sealed class ActivationFileTests : IDisposable
     {
         Npy("acts.npy", "<f4", "(5, 2)", F32(new float[10]));
         var model = Open("acts.npy");
-        Assert.Null(model.Capability<IForwardFromHook>());
-        Assert.False(model.TryGet<IForwardFromHook>(out _, out var reason));
+        Assert.Null(model.Capability<IDownstreamLoss>());
+        Assert.False(model.TryGet<IDownstreamLoss>(out _, out var reason));
         Assert.Contains("file:acts.npy", reason);
         Assert.Contains("downstream loss", reason);
     }
