@@ -14,6 +14,9 @@ public sealed record CliContext(
     Func<string, string?> Environment,
     string WorkingDirectory)
 {
+    /// <summary>The run library's view of this context: working directory, variables, clock; progress to <see cref="Error"/>.</summary>
+    public Harness.HarnessEnvironment Harness => new(WorkingDirectory, Environment, Clock, Error);
+
     public static CliContext FromProcess() => new(
         System.Console.Out,
         System.Console.Error,

@@ -37,7 +37,7 @@ public static class SaeBenchApp
         {
             return await root.Parse(args).InvokeAsync(config);
         }
-        catch (UserInputException e)
+        catch (Core.BadInputException e)
         {
             await context.Error.WriteLineAsync("error: " + e.Message);
             return ExitCodes.BadInput;
@@ -52,4 +52,4 @@ public static class SaeBenchApp
 }
 
 /// <summary>Bad input from the user (a file, a field, an option): reported as one line, exit code 2.</summary>
-public sealed class UserInputException(string message, Exception? inner = null) : Exception(message, inner);
+public sealed class UserInputException(string message, Exception? inner = null) : Core.BadInputException(message, inner);

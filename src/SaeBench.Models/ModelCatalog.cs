@@ -1,3 +1,4 @@
+using SaeBench.Core;
 using SaeBench.Core.Models;
 using SaeBench.Models.Cache;
 using SaeBench.Models.FashionMnist;
@@ -10,9 +11,9 @@ namespace SaeBench.Models;
 public sealed record ModelEntry(string Spec, string Description, string DefaultHook, IReadOnlyList<string> Hooks);
 
 /// <summary>
-/// The models under study, by <c>--model</c> spec: <c>fashion-mnist-mlp</c> (the default), <c>synthetic</c>, or
-/// <c>file:PATH[,labels=CSV]</c>. Bad specs and options throw <see cref="ArgumentException"/> naming the field;
-/// bad files throw <see cref="InvalidDataException"/> or <see cref="FileNotFoundException"/> naming the file.
+/// The models under study, by <c>--model</c> spec, listed once: <c>fashion-mnist-mlp</c> (the default), <c>synthetic</c>,
+/// or <c>file:PATH[,labels=CSV]</c>. Bad specs, options and files are <see cref="BadInputException"/>s naming the
+/// field or the file; <see cref="Problems"/> finds them without building anything.
 /// </summary>
 public static class ModelCatalog
 {
@@ -34,20 +35,51 @@ public static class ModelCatalog
             ["any name (--hook)"]),
     ];
 
-    /// <summary>Checks a spec without building anything; throws <see cref="ArgumentException"/> with the valid specs.</summary>
+    /// <summary>Checks a spec's syntax without building anything; a <see cref="BadInputException"/> names the valid specs.</summary>
     public static void Validate(string spec)
     {
-        if (string.IsNullOrWhiteSpace(spec)) throw new ArgumentException($"model: empty model spec. Valid: {ValidText}.");
+        if (SpecProblem(spec) is { } problem) throw new BadInputException(problem);
+    }
+
+    /// <summary>
+    /// Everything wrong with a spec and its options that can be seen without building the model (no training, no reading
+    /// of activations): the spec's syntax, the files it names, the hook. Empty when nothing is.
+    /// </summary>
+    public static IReadOnlyList<string> Problems(string spec, ModelOptions options)
+    {
+        if (SpecProblem(spec) is { } problem) return [problem];
+        var problems = new List<string>();
         if (spec.StartsWith(ActivationFileModel.Prefix, StringComparison.Ordinal))
         {
-            if (spec.Length == ActivationFileModel.Prefix.Length) throw new ArgumentException("model: 'file:' needs a path, e.g. file:acts.npy.");
-            return;
+            var parts = spec[ActivationFileModel.Prefix.Length..].Split(',');
+            var path = RepositoryPaths.Resolve(options, parts[0]);
+            if (!File.Exists(path) && !Directory.Exists(path)) problems.Add($"model: activations '{parts[0]}' do not exist (resolved to {path}).");
+            foreach (var option in parts.Skip(1))
+            {
+                var kv = option.Split('=', 2);
+                if (kv.Length != 2 || kv[0].Trim() != "labels")
+                    problems.Add($"model: unknown option '{option}' in '{spec}' (valid: labels=CSV).");
+                else if (!File.Exists(RepositoryPaths.Resolve(options, kv[1].Trim())))
+                    problems.Add($"model: labels '{kv[1].Trim()}' do not exist (resolved to {RepositoryPaths.Resolve(options, kv[1].Trim())}).");
+            }
+            return problems;
         }
-        if (spec is FashionMnistMlpModel.ModelId or SyntheticWorld.ModelId) return;
+        var entry = Entries.First(e => e.Spec == spec);
+        if (options.Hook is { } hook && !entry.Hooks.Contains(hook))
+            problems.Add($"model_options: hook: " + Core.Configuration.Suggest.UnknownName($"hook of {spec}", hook, entry.Hooks));
+        return problems;
+    }
+
+    private static string? SpecProblem(string spec)
+    {
+        if (string.IsNullOrWhiteSpace(spec)) return $"model: empty model spec. Valid: {ValidText}.";
+        if (spec.StartsWith(ActivationFileModel.Prefix, StringComparison.Ordinal))
+            return spec.Length == ActivationFileModel.Prefix.Length ? "model: 'file:' needs a path, e.g. file:acts.npy." : null;
+        if (spec is FashionMnistMlpModel.ModelId or SyntheticWorld.ModelId) return null;
         var near = new[] { FashionMnistMlpModel.ModelId, SyntheticWorld.ModelId }
             .OrderBy(k => k.Contains(spec, StringComparison.OrdinalIgnoreCase) || spec.Contains(k, StringComparison.OrdinalIgnoreCase) ? 0 : 1)
-            .ThenBy(k => SaeBench.Core.Configuration.Suggest.Distance(k, spec)).First();
-        throw new ArgumentException($"model: unknown model '{spec}' (did you mean '{near}'?). Valid: {ValidText}.");
+            .ThenBy(k => Core.Configuration.Suggest.Distance(k, spec)).First();
+        return $"model: unknown model '{spec}' (did you mean '{near}'?). Valid: {ValidText}.";
     }
 
     private static string ValidText => $"{FashionMnistMlpModel.ModelId}, {SyntheticWorld.ModelId}, file:PATH";
@@ -56,7 +88,18 @@ public static class ModelCatalog
     /// activations of the MLP and the synthetic world go through the on-disk <see cref="ActivationCache"/>.</summary>
     public static IModelUnderStudy Create(string spec, ModelOptions? options = null)
     {
-        options ??= new ModelOptions();
+        try
+        {
+            return CreateUnchecked(spec, options ?? new ModelOptions());
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new BadInputException(e.Message, e);
+        }
+    }
+
+    private static IModelUnderStudy CreateUnchecked(string spec, ModelOptions options)
+    {
         Validate(spec);
         if (spec.StartsWith(ActivationFileModel.Prefix, StringComparison.Ordinal))
             return ActivationFileModel.Open(spec[ActivationFileModel.Prefix.Length..], options);

@@ -1,3 +1,4 @@
+using SaeBench.Core;
 using SaeBench.Core.Models;
 using SaeBench.Models.Cache;
 using SaeBench.Models.Synthetic;
@@ -9,10 +10,10 @@ public sealed class ModelCatalogTests
     [Fact]
     public void Unknown_specs_suggest_the_nearest_and_list_the_valid_ones()
     {
-        var e = Assert.Throws<ArgumentException>(() => ModelCatalog.Validate("fashion-mnist"));
+        var e = Assert.Throws<BadInputException>(() => ModelCatalog.Validate("fashion-mnist"));
         Assert.Contains("did you mean 'fashion-mnist-mlp'", e.Message);
         Assert.Contains("file:PATH", e.Message);
-        Assert.Throws<ArgumentException>(() => ModelCatalog.Validate("file:"));
+        Assert.Throws<BadInputException>(() => ModelCatalog.Validate("file:"));
         ModelCatalog.Validate("synthetic");
         ModelCatalog.Validate("file:x.npy");
     }
@@ -32,7 +33,7 @@ public sealed class ModelCatalogTests
 
         var forget = ModelCatalog.Create("synthetic", options with { ForgetClass = "parent_03" });
         Assert.Equal(3, forget.Capability<ILabelledTasks>()!.Tasks.ForgetConcept);
-        Assert.Contains("hook", Assert.Throws<ArgumentException>(() => ModelCatalog.Create("synthetic", options with { Hook = "mlp.hidden2" })).Message);
+        Assert.Contains("hook", Assert.Throws<BadInputException>(() => ModelCatalog.Create("synthetic", options with { Hook = "mlp.hidden2" })).Message);
     }
 
     [Fact]

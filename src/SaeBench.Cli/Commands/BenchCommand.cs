@@ -48,9 +48,9 @@ public static class BenchCommand
                 IGemm gemm;
                 try
                 {
-                    gemm = CheckpointCommandSupport.Backend(context, name).Gemm;
+                    gemm = Harness.BackendCatalog.Cpu(context.Harness, name).Gemm;
                 }
-                catch (UserInputException e)
+                catch (Core.BadInputException e)
                 {
                     context.Error.WriteLine($"{name}: {e.Message}");
                     status = ExitCodes.Failed;

@@ -41,12 +41,8 @@ public static class CompareCommand
             var baseDir = ReportCommand.Resolve(context, parse.GetValue(baseline)!);
             var candDir = ReportCommand.Resolve(context, parse.GetValue(candidate)!);
             ResultSet b, c;
-            try
-            {
-                b = ResultReader.Load(baseDir);
-                c = ResultReader.Load(candDir);
-            }
-            catch (ResultsInputException e) { throw new UserInputException(e.Message, e); }
+            b = ResultReader.Load(baseDir); // a missing or empty results directory is bad input (exit 2)
+            c = ResultReader.Load(candDir);
             var cmp = RunComparer.Compare(b, c, new ComparisonOptions(tol, abs));
             var output = parse.GetValue(outDir) is { } o ? ReportCommand.Resolve(context, o) : Path.Combine(candDir, "comparison");
             var files = ComparisonWriter.Write(cmp, output);

@@ -34,7 +34,7 @@ internal static class CoreEvaluatorBench
             int D = parse.GetValue(d), F = parse.GetValue(f), K = parse.GetValue(k), T = parse.GetValue(tokens), B = parse.GetValue(batch);
             if (D <= 0 || F <= 0 || T <= 0 || B <= 0 || K <= 0 || K > F)
                 throw new UserInputException($"--d, --f, --tokens and --batch-rows must be positive and 0 < --k ≤ --f (got {D}, {F}, {T}, {B}, k {K}).");
-            var backend = CheckpointCommandSupport.Backend(context);
+            var backend = Harness.BackendCatalog.Cpu(context.Harness);
             using var x = BenchCommand.Random(T, D, 1);
             using var wEnc = BenchCommand.Random(D, F, 2);
             using var wDec = wEnc.Transpose();

@@ -55,9 +55,9 @@ public static class DoctorCommand
         try
         {
             // Ask the backend the commands would get rather than guess it.
-            backend = "cpu, GEMM: " + CheckpointCommandSupport.Backend(context).Gemm.Name + (found ? "" : " — fallback, OpenBLAS missing");
+            backend = "cpu, GEMM: " + Harness.BackendCatalog.Cpu(context.Harness).Gemm.Name + (found ? "" : " — fallback, OpenBLAS missing");
         }
-        catch (UserInputException e)
+        catch (Core.BadInputException e)
         {
             backend = "unusable: " + e.Message;
         }

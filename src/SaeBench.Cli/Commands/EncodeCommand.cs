@@ -24,17 +24,17 @@ public static class EncodeCommand
         };
         command.SetAction(parse =>
         {
-            var ckptPath = CheckpointCommandSupport.Resolve(context, parse.GetValue(checkpoint)!);
-            var inputPath = CheckpointCommandSupport.Resolve(context, parse.GetValue(input)!);
-            var outputPath = CheckpointCommandSupport.Resolve(context, parse.GetValue(output)!);
-            var loaded = CheckpointCommandSupport.Guard(() => CheckpointLoader.Load(ckptPath, new LoadOptions(AllowNonFinite: parse.GetValue(allowNonFinite))));
+            var ckptPath = context.Harness.Resolve(parse.GetValue(checkpoint)!);
+            var inputPath = context.Harness.Resolve(parse.GetValue(input)!);
+            var outputPath = context.Harness.Resolve(parse.GetValue(output)!);
+            var loaded = CheckpointLoader.Load(ckptPath, new LoadOptions(AllowNonFinite: parse.GetValue(allowNonFinite)));
             foreach (var w in loaded.Info.Warnings) context.Error.WriteLine($"warning: {w}");
             var sae = loaded.Sae;
 
-            var (x, leading) = CheckpointCommandSupport.Guard(() => ReadInput(inputPath, parse.GetValue(tensor), sae.DIn));
+            var (x, leading) = ReadInput(inputPath, parse.GetValue(tensor), sae.DIn);
             var f = new HostMatrix(x.Rows, sae.DSae);
             var xHat = new HostMatrix(x.Rows, sae.DIn);
-            var backend = CheckpointCommandSupport.Backend(context);
+            var backend = Harness.BackendCatalog.Cpu(context.Harness);
             sae.Encode(backend, x, f);
             sae.Decode(backend, f, xHat);
 

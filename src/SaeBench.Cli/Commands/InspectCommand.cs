@@ -34,19 +34,19 @@ public static class InspectCommand
         var command = new Command("inspect",
             "Show a checkpoint's format, architecture, widths, dtype, k or threshold statistics, decoder-norm statistics and SHA-256. " +
             "The weights are streamed (memory stays small) and read once: the SHA-256, decoder norms and NaN/Inf counts are remembered " +
-            "in the cache directory (.saebench-cache/" + CheckpointCommandSupport.DigestFolder + "/, or under $SAEBENCH_CACHE) while the files " +
+            "in the cache directory (.saebench-cache/" + Harness.HarnessEnvironment.DigestFolder + "/, or under $SAEBENCH_CACHE) while the files " +
             "keep their path, size, modification time and first and last 64 KiB, so inspecting the same checkpoint again reads no weights.")
         {
             path, json, allowNonFinite, quick, noCache,
         };
         command.SetAction(parse =>
         {
-            var full = CheckpointCommandSupport.Resolve(context, parse.GetValue(path)!);
+            var full = context.Harness.Resolve(parse.GetValue(path)!);
             var options = new LoadOptions(AllowNonFinite: parse.GetValue(allowNonFinite),
-                Digests: parse.GetValue(noCache) ? null : CheckpointCommandSupport.Digests(context));
+                Digests: parse.GetValue(noCache) ? null : context.Harness.Digests());
             var depth = parse.GetValue(quick) ? InspectDepth.Quick : InspectDepth.Full;
             if (depth == InspectDepth.Full) AnnounceLongRead(context, full, options.Digests);
-            var info = CheckpointCommandSupport.Guard(() => CheckpointLoader.Inspect(full, options, depth));
+            var info = CheckpointLoader.Inspect(full, options, depth);
             if (parse.GetValue(json)) context.Out.WriteLine(JsonSerializer.Serialize(info, Json));
             else Print(context.Out, info);
             return ExitCodes.Success;

@@ -24,10 +24,10 @@ public static class ListCheckpointsCommand
             var configPath = parse.GetValue(config);
             var dirPath = parse.GetValue(dir);
             if (configPath is not null && dirPath is not null) throw new UserInputException("Give --config or --dir, not both.");
-            var registry = CheckpointCommandSupport.Guard(() => configPath is not null
-                ? CheckpointRegistry.FromFile(CheckpointCommandSupport.Resolve(context, configPath))
-                : CheckpointRegistry.ScanDirectory(CheckpointCommandSupport.Resolve(context, dirPath ?? ".")));
-            var resolution = registry.Resolve(CheckpointCommandSupport.Digests(context));
+            var registry = configPath is not null
+                ? CheckpointRegistry.FromFile(context.Harness.Resolve(configPath))
+                : CheckpointRegistry.ScanDirectory(context.Harness.Resolve(dirPath ?? "."));
+            var resolution = registry.Resolve(context.Harness.Digests());
             bool withHash = parse.GetValue(hash);
             if (parse.GetValue(json))
             {

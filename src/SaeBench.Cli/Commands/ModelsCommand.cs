@@ -14,9 +14,6 @@ namespace SaeBench.Cli.Commands;
 /// </summary>
 public static class ModelsCommand
 {
-    /// <summary>Environment variable naming the cache directory (trained weights, activation caches).</summary>
-    public const string CacheEnvironmentVariable = "SAEBENCH_CACHE";
-
     private static readonly JsonSerializerOptions Json = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public static Command Create(CliContext context)
@@ -35,28 +32,6 @@ public static class ModelsCommand
     {
         Description = "Hook point (fashion-mnist-mlp: mlp.hidden1, mlp.hidden1.pre, mlp.hidden2 [default], mlp.hidden2.pre).",
     };
-
-    /// <summary>Model options from the command's context: working directory, cache directory, progress to stderr.</summary>
-    public static ModelOptions Options(CliContext context, string? hook = null) => new()
-    {
-        Hook = hook,
-        WorkingDirectory = context.WorkingDirectory,
-        CacheDirectory = context.Environment(CacheEnvironmentVariable) is { Length: > 0 } cache ? cache : null,
-        Log = message => context.Error.WriteLine(message),
-    };
-
-    /// <summary>Builds the model a <c>--model</c> spec names; bad specs, options or files become a <see cref="UserInputException"/>.</summary>
-    public static IModelUnderStudy Open(string spec, ModelOptions options)
-    {
-        try
-        {
-            return ModelCatalog.Create(spec, options);
-        }
-        catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException)
-        {
-            throw new UserInputException(e.Message, e);
-        }
-    }
 
     private static Command CreateList(CliContext context, string name)
     {
@@ -116,13 +91,13 @@ public static class ModelsCommand
         var hook = HookOption();
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of text." };
         var command = new Command("info", "Show a model's hook, d_model, split sizes, capabilities and (where it has a classifier) test accuracy. " +
-                                          "The Fashion-MNIST MLP is trained on first use (seconds) and cached in .saebench-cache/ or $" + CacheEnvironmentVariable + ".")
+                                          "The Fashion-MNIST MLP is trained on first use (seconds) and cached in .saebench-cache/ or $" + Harness.HarnessEnvironment.CacheVariable + ".")
         {
             id, hook, json,
         };
         command.SetAction(parse =>
         {
-            var model = Open(parse.GetValue(id)!, Options(context, parse.GetValue(hook)));
+            var model = ModelCatalog.Create(parse.GetValue(id)!, context.Harness.ModelOptions(parse.GetValue(hook)));
             var r = Describe(model);
             if (parse.GetValue(json))
             {

@@ -38,9 +38,7 @@ public static class ReportCommand
                 MdlFvuTarget: target,
                 RenderImages: !parse.GetValue(noImages),
                 Node: new NodeOptions(CacheDirectory: context.Environment("SAEBENCH_NODE_CACHE") is { Length: > 0 } c ? c : null));
-            ReportOutcome outcome;
-            try { outcome = ReportBuilder.Build(dir, output, options, context.Error); }
-            catch (ResultsInputException e) { throw new UserInputException(e.Message, e); }
+            var outcome = ReportBuilder.Build(dir, output, options, context.Error); // a bad results directory is bad input (exit 2)
             Print(context, outcome);
             return ExitCodes.Success;
         });

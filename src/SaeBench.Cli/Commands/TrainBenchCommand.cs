@@ -34,7 +34,7 @@ public static class TrainBenchCommand
             double kk = parse.GetValue(k);
             if (d <= 0 || w <= 0 || b <= 0 || n <= 0 || !(kk > 0) || kk > w)
                 throw new UserInputException($"--d-in, --width, --batch-size, --steps must be positive and 0 < --k ≤ --width (got {d}, {w}, {b}, {n}, {kk}).");
-            var backend = CheckpointCommandSupport.Backend(context, parse.GetValue(gemm));
+            var backend = Harness.BackendCatalog.Cpu(context.Harness, parse.GetValue(gemm));
             if (!parse.GetValue(json)) context.Out.WriteLine($"{backend.Description}; d_in {d}, width {w}, k {kk}, batch {b}, {n} steps");
             foreach (var a in archs)
             {

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
-using SaeBench.Compute.Backends;
+using SaeBench.Harness;
 using SaeBench.Core.Models;
 using SaeBench.Models;
 using SaeBench.Training;
@@ -45,16 +45,16 @@ public static class TrainCommand
             throw new UserInputException(e.Message + (e.Field == "file" ? $" Built-in suites: {string.Join(", ", BuiltInSuites.Names)}." : ""), e);
         }
 
-        var backend = CheckpointCommandSupport.Backend(context, gemmName);
-
-        var options = ModelsCommand.Options(context, hook);
-        var model = ModelsCommand.Open(modelSpec ?? suite.Model ?? ModelCatalog.DefaultSpec, options);
+        var backend = BackendCatalog.Cpu(context.Harness, gemmName);
+        var model = ModelCatalog.Create(modelSpec ?? suite.Model ?? ModelCatalog.DefaultSpec, context.Harness.ModelOptions(hook));
         string dir = output is not null
-            ? Path.GetFullPath(Path.Combine(context.WorkingDirectory, output))
-            : SuiteTrainer.DefaultDirectory(RepositoryPaths.CacheDirectory(options), suite, model.Info);
+            ? context.Harness.Resolve(output)
+            : SuiteTrainer.DefaultDirectory(context.Harness.CacheDirectory(), suite, model.Info);
 
         var started = context.Clock.GetTimestamp();
-        var results = Train(context, suite, model, backend, dir, force, CancellationToken.None);
+        context.Out.WriteLine($"Backend: {backend.Description}");
+        var results = new TrainingProgressDisplay(context).Show(suite, model, dir,
+            progress => new SuiteTrainer(backend).EnsureTrained(suite, model, dir, progress, force, CancellationToken.None));
         var table = new Table().AddColumns("member", "L0", "EV", "dead", "seconds");
         foreach (var r in results)
             table.AddRow(r.Id, r.HeldOut.L0.ToString("F1", CultureInfo.InvariantCulture), r.HeldOut.ExplainedVariance.ToString("F3", CultureInfo.InvariantCulture),
@@ -63,65 +63,5 @@ public static class TrainCommand
         context.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{results.Count(r => !r.Skipped)} trained, {results.Count(r => r.Skipped)} already present, {context.Clock.GetElapsedTime(started).TotalSeconds:F1} s. Registry: {Path.Combine(dir, SuiteTrainer.RegistryFile)}"));
         return ExitCodes.Success;
-    }
-
-    /// <summary>Trains the missing members of <paramref name="suite"/> into <paramref name="dir"/>, showing progress
-    /// (bars on a terminal, lines otherwise); used by <c>train</c> and by <c>run</c> when no checkpoints are configured.</summary>
-    internal static IReadOnlyList<TrainedMember> Train(CliContext context, SuiteDefinition suite, IModelUnderStudy model, ComputeBackend backend,
-        string dir, bool force, CancellationToken cancellation)
-    {
-        var members = suite.Members();
-        context.Out.WriteLine($"Suite '{suite.Name}': {members.Count} SAEs on {model.Info.Id} ({model.Info.Hook}, d = {model.Info.DModel}) → {dir}");
-        context.Out.WriteLine($"Backend: {backend.Description}");
-        var trainer = new SuiteTrainer(backend);
-        IReadOnlyList<TrainedMember> results;
-                if (context.Console.Profile.Capabilities.Interactive && !Console.IsOutputRedirected)
-        {
-            results = null!;
-            context.Console.Progress()
-                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
-                .Start(ctx =>
-                {
-                    var overall = ctx.AddTask($"[bold]{suite.Name}[/]", maxValue: members.Count);
-                    ProgressTask? current = null;
-                    results = trainer.EnsureTrained(suite, model, dir, new SyncProgress(p =>
-                    {
-                        if (p.Step is { } s)
-                        {
-                            if (current is null || current.Description.StartsWith(p.MemberId, StringComparison.Ordinal) is false)
-                                current = ctx.AddTask(p.MemberId, maxValue: s.TotalSteps);
-                            current.Value = s.Step;
-                            current.Description = Markup.Escape($"{p.MemberId}  loss {s.Loss:F3}  L0 {s.L0:F1}  EV {s.ExplainedVariance:F3}  dead {s.DeadFraction:P0}");
-                        }
-                        else
-                        {
-                            if (current is not null) { current.Value = current.MaxValue; current.StopTask(); current = null; }
-                            overall.Value = p.MemberIndex + 1;
-                            ctx.Refresh();
-                        }
-                    }), force, cancellation);
-                });
-        }
-        else
-        {
-            results = trainer.EnsureTrained(suite, model, dir, new SyncProgress(p =>
-            {
-                if (p.Step is { } s)
-                {
-                    if (s.Step % 500 == 0 || s.Step == s.TotalSteps)
-                        context.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                            $"[{p.MemberIndex + 1}/{p.MemberCount}] {p.MemberId} step {s.Step}/{s.TotalSteps}  loss {s.Loss:F3}  L0 {s.L0:F1}  EV {s.ExplainedVariance:F3}  dead {s.DeadFraction:P0}  {s.SamplesPerSecond:F0} samples/s"));
-                }
-                else context.Out.WriteLine($"[{p.MemberIndex + 1}/{p.MemberCount}] {p.MemberId}: {p.Status}");
-            }), force, cancellation);
-        }
-
-        return results;
-    }
-
-    /// <summary>Reports synchronously on the training thread (Progress&lt;T&gt; would post to the thread pool).</summary>
-    private sealed class SyncProgress(Action<SuiteProgress> action) : IProgress<SuiteProgress>
-    {
-        public void Report(SuiteProgress value) => action(value);
     }
 }

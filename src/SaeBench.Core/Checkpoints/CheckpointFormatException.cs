@@ -4,7 +4,7 @@ namespace SaeBench.Core.Checkpoints;
 /// A checkpoint file (or registry entry) that cannot be used: names the file and the field at fault.
 /// Raised before anything from the file is trusted; it never affects other checkpoints.
 /// </summary>
-public sealed class CheckpointFormatException : Exception
+public sealed class CheckpointFormatException : BadInputException
 {
     public CheckpointFormatException(string file, string? field, string problem, Exception? inner = null)
         : base(Compose(file, field, problem), inner)

@@ -1,7 +1,7 @@
 namespace SaeBench.Core.Configuration;
 
 /// <summary>Invalid configuration: the message names the file and the field (and where possible the valid choices).</summary>
-public sealed class ConfigException(string message, Exception? inner = null) : Exception(message, inner);
+public sealed class ConfigException(string message, Exception? inner = null) : BadInputException(message, inner);
 
 /// <summary>"Did you mean …" suggestions for unknown names.</summary>
 public static class Suggest

@@ -6,7 +6,7 @@ using System.Text.Json;
 namespace SaeBench.Reporting.Results;
 
 /// <summary>A results directory that does not exist or holds no result file.</summary>
-public sealed class ResultsInputException(string message) : Exception(message);
+public sealed class ResultsInputException(string message) : Core.BadInputException(message);
 
 /// <summary>Reads every <c>eval_results/**/*_eval_results.json</c> under a directory (docs/RESULT_FILES.md).
 /// Shards written into one tree, or into sibling sub-directories, are merged. A file that cannot be

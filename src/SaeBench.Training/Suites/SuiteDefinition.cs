@@ -282,7 +282,7 @@ public sealed record SuiteDefinition
 
 /// <summary>A suite file problem: the file, the field and what is wrong.</summary>
 public sealed class SuiteFormatException(string file, string field, string problem)
-    : Exception($"{file}: {field}: {problem}.")
+    : Core.BadInputException($"{file}: {field}: {problem}.")
 {
     public string File { get; } = file;
     public string Field { get; } = field;

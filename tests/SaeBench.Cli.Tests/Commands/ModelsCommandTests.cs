@@ -16,7 +16,7 @@ public sealed class ModelsCommandTests : IDisposable
         var output = new StringWriter();
         var error = new StringWriter();
         var context = CliContext.ForWriters(output, error,
-            new Dictionary<string, string> { [ModelsCommand.CacheEnvironmentVariable] = _dir }, _dir);
+            new Dictionary<string, string> { [Harness.HarnessEnvironment.CacheVariable] = _dir }, _dir);
         int code = await SaeBenchApp.RunAsync(args, context);
         return (code, output.ToString(), error.ToString());
     }

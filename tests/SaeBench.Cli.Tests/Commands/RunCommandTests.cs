@@ -126,6 +126,38 @@ public class RunCommandTests
     }
 
     [Fact]
+    public async Task Three_independent_errors_are_reported_together_before_anything_is_trained_or_loaded()
+    {
+        // An unknown evaluator, a missing checkpoint path and an unavailable backend — and a model that would train on use.
+        var cache = Path.Combine(_dir, "cache");
+        var config = WriteConfig("""
+            model: fashion-mnist-mlp
+            checkpoints:
+              - path: missing-checkpoint
+            evaluators: [core, sparse_probes]
+            backend: tpu
+            output: out
+            """);
+        var watch = Stopwatch.StartNew();
+        var o = new StringWriter();
+        var e = new StringWriter();
+        int code = await SaeBenchApp.RunAsync(["run", "--config", config],
+            CliContext.ForWriters(o, e, new Dictionary<string, string> { ["SAEBENCH_CACHE"] = cache }, _dir));
+
+        Assert.Equal(ExitCodes.BadInput, code);
+        var error = e.ToString();
+        Assert.Contains("3 problems", error);
+        Assert.Contains("sparse_probes", error);       // unknown evaluator (with its suggestion)
+        Assert.Contains("Did you mean 'sparse_probing'", error);
+        Assert.Contains("missing-checkpoint", error);  // missing path
+        Assert.Contains("tpu", error);                 // unknown backend
+        Assert.DoesNotContain("   at ", error);
+        Assert.InRange(watch.Elapsed.TotalSeconds, 0, 20);
+        Assert.False(Directory.Exists(Path.Combine(cache, "fashion-mnist-mlp")), "the MLP was trained although the run was invalid");
+        Assert.False(Directory.Exists(Path.Combine(_dir, "out")), "the run wrote output although it was invalid");
+    }
+
+    [Fact]
     public void Two_shards_give_the_same_metrics_as_one_run()
     {
         WriteCheckpoints(3);

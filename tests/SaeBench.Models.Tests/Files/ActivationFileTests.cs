@@ -1,3 +1,4 @@
+using SaeBench.Core;
 using System.Buffers.Binary;
 using System.Text;
 using SaeBench.Core.Models;
@@ -108,12 +109,12 @@ public sealed class ActivationFileTests : IDisposable
     {
         Npy("acts.npy", "<f4", "(5, 2)", F32(new float[10]));
         File.WriteAllText(_dir.File("few.csv"), "label\n0\n1\n");
-        var e = Assert.Throws<InvalidDataException>(() => Open("acts.npy,labels=few.csv"));
+        var e = Assert.Throws<BadInputException>(() => Open("acts.npy,labels=few.csv"));
         Assert.Contains("few.csv", e.Message);
         Assert.Contains("2 label rows for 5 examples", e.Message);
 
         File.WriteAllText(_dir.File("nocol.csv"), "class\n0\n1\n2\n3\n4\n");
-        e = Assert.Throws<InvalidDataException>(() => Open("acts.npy,labels=nocol.csv"));
+        e = Assert.Throws<BadInputException>(() => Open("acts.npy,labels=nocol.csv"));
         Assert.Contains("no 'label' column", e.Message);
     }
 
@@ -155,7 +156,7 @@ public sealed class ActivationFileTests : IDisposable
     public void A_truncated_npy_file_is_reported_with_needed_and_present_bytes()
     {
         var path = Npy("cut.npy", "<f4", "(10, 4)", F32(new float[30]));
-        var e = Assert.Throws<InvalidDataException>(() => Open("cut.npy"));
+        var e = Assert.Throws<BadInputException>(() => Open("cut.npy"));
         Assert.Contains(path, e.Message);
         Assert.Contains("needs 160 bytes", e.Message);
         Assert.Contains("only 120", e.Message);
@@ -170,7 +171,7 @@ public sealed class ActivationFileTests : IDisposable
     {
         Npy("bad.npy", descr, shape, new byte[16], fortran);
         var e = Assert.ThrowsAny<Exception>(() => Open("bad.npy"));
-        Assert.True(e is InvalidDataException);
+        Assert.True(e is BadInputException);
         Assert.Contains(message, e.Message);
     }
 
@@ -178,7 +179,7 @@ public sealed class ActivationFileTests : IDisposable
     public void A_file_that_is_not_npy_is_reported()
     {
         File.WriteAllText(_dir.File("text.npy"), "hello, I am not an array");
-        var e = Assert.Throws<InvalidDataException>(() => Open("text.npy"));
+        var e = Assert.Throws<BadInputException>(() => Open("text.npy"));
         Assert.Contains("not a .npy file", e.Message);
     }
 
@@ -186,28 +187,28 @@ public sealed class ActivationFileTests : IDisposable
     public void Corrupt_safetensors_files_are_reported()
     {
         Safetensors("json.safetensors", "{\"activations\": [", new byte[8]);
-        Assert.Contains("not valid JSON", Assert.Throws<InvalidDataException>(() => Open("json.safetensors")).Message);
+        Assert.Contains("not valid JSON", Assert.Throws<BadInputException>(() => Open("json.safetensors")).Message);
 
         Safetensors("offsets.safetensors", "{\"activations\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,12]}}", new byte[16]);
-        Assert.Contains("activations.data_offsets: range holds 12 bytes", Assert.Throws<InvalidDataException>(() => Open("offsets.safetensors")).Message);
+        Assert.Contains("activations.data_offsets: range holds 12 bytes", Assert.Throws<BadInputException>(() => Open("offsets.safetensors")).Message);
 
         Safetensors("short.safetensors", "{\"activations\":{\"dtype\":\"F32\",\"shape\":[4,2],\"data_offsets\":[0,32]}}", new byte[20]);
-        Assert.Contains("truncated?", Assert.Throws<InvalidDataException>(() => Open("short.safetensors")).Message);
+        Assert.Contains("truncated?", Assert.Throws<BadInputException>(() => Open("short.safetensors")).Message);
 
         var path = _dir.File("header.safetensors");
         File.WriteAllBytes(path, [200, 0, 0, 0, 0, 0, 0, 0, (byte)'{']);
-        Assert.Contains("header of 200 bytes runs past the end", Assert.Throws<InvalidDataException>(() => Open("header.safetensors")).Message);
+        Assert.Contains("header of 200 bytes runs past the end", Assert.Throws<BadInputException>(() => Open("header.safetensors")).Message);
 
         Safetensors("dtype.safetensors", "{\"activations\":{\"dtype\":\"F8_E4M3\",\"shape\":[2],\"data_offsets\":[0,2]}}", new byte[2]);
-        Assert.Contains("activations.dtype: unknown dtype 'F8_E4M3'", Assert.Throws<InvalidDataException>(() => Open("dtype.safetensors")).Message);
+        Assert.Contains("activations.dtype: unknown dtype 'F8_E4M3'", Assert.Throws<BadInputException>(() => Open("dtype.safetensors")).Message);
     }
 
     [Fact]
     public void Missing_files_and_unknown_options_are_reported()
     {
-        Assert.Throws<FileNotFoundException>(() => Open("nothere.npy"));
+        Assert.Throws<BadInputException>(() => Open("nothere.npy"));
         Npy("acts.npy", "<f4", "(5, 2)", F32(new float[10]));
-        Assert.Contains("unknown file option", Assert.Throws<ArgumentException>(() => Open("acts.npy,colour=red")).Message);
+        Assert.Contains("unknown file option", Assert.Throws<BadInputException>(() => Open("acts.npy,colour=red")).Message);
     }
 
     [Fact]

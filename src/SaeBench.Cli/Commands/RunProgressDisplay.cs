@@ -1,5 +1,6 @@
 using SaeBench.Core.Results;
 using SaeBench.Core.Running;
+using SaeBench.Harness;
 using Spectre.Console;
 
 namespace SaeBench.Cli.Commands;
@@ -8,9 +9,9 @@ namespace SaeBench.Cli.Commands;
 /// Shows a run's progress: on a terminal, Spectre.Console bars (overall jobs and the current checkpoint's batches, with
 /// ETA); otherwise one line per finished job, so CI logs stay readable.
 /// </summary>
-internal static class RunProgress
+internal sealed class RunProgressDisplay(CliContext context) : IRunDisplay
 {
-    public static T Show<T>(CliContext context, Func<IRunObserver, T> run)
+    public T Show<T>(Func<IRunObserver, T> run)
     {
         if (!context.Console.Profile.Capabilities.Interactive)
             return run(new LineObserver(context.Error));
