@@ -174,8 +174,8 @@ public sealed class AbsorptionEvaluator : Evaluator<AbsorptionOptions>
 
             int[] trainIdx = [.. s.TrainPositives, .. s.TrainNegatives];
             int[] testIdx = [.. s.TestPositives, .. s.TestNegatives];
-            var yTrain = Labels(s.TrainPositives.Length, s.TrainNegatives.Length);
-            var yTest = Labels(s.TestPositives.Length, s.TestNegatives.Length);
+            var yTrain = ProbeLabels.PositivesThenNegatives(s.TrainPositives.Length, s.TrainNegatives.Length);
+            var yTest = ProbeLabels.PositivesThenNegatives(s.TestPositives.Length, s.TestNegatives.Length);
 
             // 1. Ground-truth probe on the model's activations.
             using var aTrain = train.Gather(train.Activations!, trainIdx);
@@ -256,13 +256,6 @@ public sealed class AbsorptionEvaluator : Evaluator<AbsorptionOptions>
         private static void ScaleColumns(HostMatrix m, float[] scale)
         {
             for (int r = 0; r < m.Rows; r++) System.Numerics.Tensors.TensorPrimitives.Multiply(m.Row(r), scale, m.Row(r));
-        }
-
-        private static bool[] Labels(int positives, int negatives)
-        {
-            var y = new bool[positives + negatives];
-            Array.Fill(y, true, 0, positives);
-            return y;
         }
     }
 }

@@ -114,17 +114,9 @@ public sealed class AutointerpEvaluator : Evaluator<AutointerpOptions>
     private sealed class Job(EvaluationContext context, AutointerpOptions options, IReadOnlyList<string> classNames,
         IExplainer explainer, IJudge judge, IDisposable? owned) : IEvaluationJob
     {
-        private readonly Unlearning.FiringCounter _firing = new(context.Sae.DSae);
+        private readonly FiringCounts _firing = new(context.Sae.DSae);
 
-        public void Observe(SaeBatch batch)
-        {
-            var valid = batch.Source.Valid;
-            bool all = true;
-            foreach (bool v in valid) all &= v;
-            if (all) { _firing.Add(batch.F); return; }
-            for (int r = 0; r < batch.Rows; r++)
-                if (valid[r]) _firing.Add(batch.F.SliceRows(r, 1));
-        }
+        public void Observe(SaeBatch batch) => _firing.Add(batch);
 
         public EvalResult Complete(CancellationToken cancellation)
         {

@@ -1,3 +1,4 @@
+using SaeBench.Evals.Shared;
 using System.Text.Json.Nodes;
 using SaeBench.Compute.Tensors;
 using SaeBench.Core.Evaluation;

@@ -1,3 +1,4 @@
+using SaeBench.Evals.Shared;
 using System.Runtime.Intrinsics;
 using SaeBench.Compute.Kernels;
 using SaeBench.Compute.Tensors;
@@ -125,17 +126,7 @@ public sealed class ReconstructionAccumulator
             AddLegacy(x.Row(r), ee);
         }
 
-        // Chan: M2 = M2_a + M2_b + δ² · n_a n_b / (n_a + n_b), summed over dimensions.
-        long n = _n + bn;
-        double cross = 0;
-        for (int j = 0; j < _d; j++)
-        {
-            double delta = bMean[j] - _mean[j];
-            cross += delta * delta;
-            _mean[j] += delta * bn / n;
-        }
-        _m2 += bM2 + cross * ((double)_n * bn / n);
-        _n = n;
+        _n = Moments.MergeTotal(_mean, ref _m2, _n, bMean, bM2, bn);
     }
 
     private static class RowStat

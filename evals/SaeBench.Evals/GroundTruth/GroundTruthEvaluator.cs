@@ -1,3 +1,4 @@
+using SaeBench.Evals.Shared;
 using System.Text.Json.Nodes;
 using SaeBench.Compute.Backends;
 using SaeBench.Compute.Tensors;

@@ -1,3 +1,4 @@
+using SaeBench.Evals.Shared;
 using SaeBench.Compute.Tensors;
 
 namespace SaeBench.Evals.Mdl;
@@ -85,14 +86,7 @@ public sealed class MdlFirstPass
             var row = x.Slice(t * _d, _d);
             for (int i = 0; i < _d; i++) { double e = row[i] - _batchMean[i]; _batchM2[i] += e * e; }
         }
-        // Chan et al. merge of (count, mean, M2).
-        double total = _tokens + n;
-        for (int i = 0; i < _d; i++)
-        {
-            double delta = _batchMean[i] - _mean[i];
-            _mean[i] += delta * n / total;
-            _m2[i] += _batchM2[i] + delta * delta * _tokens * n / total;
-        }
+        Moments.MergePerColumn(_mean, _m2, _tokens, _batchMean, _batchM2, n);
         _tokens += n;
     }
 

@@ -185,8 +185,8 @@ public sealed class SparseProbingEvaluator : Evaluator<SparseProbingOptions>
                 cancellation.ThrowIfCancellationRequested();
                 int[] trainIdx = [.. task.TrainPositives, .. task.TrainNegatives];
                 int[] testIdx = [.. task.TestPositives, .. task.TestNegatives];
-                var yTrain = Labels(task.TrainPositives.Length, task.TrainNegatives.Length);
-                var yTest = Labels(task.TestPositives.Length, task.TestNegatives.Length);
+                var yTrain = ProbeLabels.PositivesThenNegatives(task.TrainPositives.Length, task.TrainNegatives.Length);
+                var yTest = ProbeLabels.PositivesThenNegatives(task.TestPositives.Length, task.TestNegatives.Length);
                 foreach (var (name, sink, trainSet, testSet) in new[]
                          {
                              ("sae", sae, train.Latents!, test.Latents!),
@@ -245,13 +245,6 @@ public sealed class SparseProbingEvaluator : Evaluator<SparseProbingOptions>
             t.TrainPositives.Length == 0 || t.TrainNegatives.Length == 0 ? "no train positives or negatives"
             : t.TestPositives.Length == 0 || t.TestNegatives.Length == 0 ? "no test positives or negatives"
             : null;
-
-        private static bool[] Labels(int positives, int negatives)
-        {
-            var y = new bool[positives + negatives];
-            Array.Fill(y, true, 0, positives);
-            return y;
-        }
     }
 }
 

@@ -1,3 +1,4 @@
+using SaeBench.Evals.Shared;
 using System.Numerics.Tensors;
 using System.Text.Json.Nodes;
 using SaeBench.Compute.Tensors;
@@ -123,8 +124,8 @@ public sealed class UnlearningEvaluator : Evaluator<UnlearningOptions>
 
             // Firing frequencies on the training split (selection never looks at the evaluation examples).
             var trainLabels = _tasks.Labels(Split.Train);
-            var forgetCounter = new FiringCounter(sae.DSae);
-            var retainCounter = new FiringCounter(sae.DSae);
+            var forgetCounter = new FiringCounts(sae.DSae);
+            var retainCounter = new FiringCounts(sae.DSae);
             Range? range = _options.FrequencyExamples > 0 ? new Range(0, Math.Min(_options.FrequencyExamples, trainLabels.Count)) : null;
             foreach (var batch in _context.Encode(Split.Train, range, decode: false))
             {
@@ -132,8 +133,9 @@ public sealed class UnlearningEvaluator : Evaluator<UnlearningOptions>
                 var src = batch.Source;
                 var isForget = new bool[batch.Rows];
                 for (int r = 0; r < batch.Rows; r++) isForget[r] = trainLabels.Has(src.ExampleIndex[r], _forget);
-                AddRows(forgetCounter, batch.F, r => src.Valid[r] && isForget[r]);
-                AddRows(retainCounter, batch.F, r => src.Valid[r] && !isForget[r]);
+                var valid = src.Valid.ToArray();
+                forgetCounter.Add(batch, r => valid[r] && isForget[r]);
+                retainCounter.Add(batch, r => valid[r] && !isForget[r]);
             }
             var rhoForget = forgetCounter.Rates();
             var rhoRetain = retainCounter.Rates();
@@ -191,19 +193,6 @@ public sealed class UnlearningEvaluator : Evaluator<UnlearningOptions>
                 ["frequency_tokens_retain"] = retainCounter.Tokens,
             };
             return new EvalResult(metrics, details, unstructured);
-        }
-
-        private static void AddRows(FiringCounter counter, HostMatrix codes, Func<int, bool> keep)
-        {
-            int count = 0;
-            for (int r = 0; r < codes.Rows; r++) if (keep(r)) count++;
-            if (count == 0) return;
-            if (count == codes.Rows) { counter.Add(codes); return; }
-            using var kept = HostMatrix.Rent(count, codes.Cols, clear: false);
-            int k = 0;
-            for (int r = 0; r < codes.Rows; r++)
-                if (keep(r)) codes.Row(r).CopyTo(kept.Row(k++));
-            counter.Add(kept);
         }
     }
 

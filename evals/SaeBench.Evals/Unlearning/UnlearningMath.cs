@@ -9,33 +9,6 @@ public sealed record UnlearningConfiguration(double RetainThreshold, int Count, 
 /// <summary>Accuracies measured under one configuration.</summary>
 public sealed record UnlearningOutcome(UnlearningConfiguration Configuration, double ForgetAccuracy, double RetainAccuracy);
 
-/// <summary>Counts, per latent, the tokens where f_j &gt; 0, over any number of batches.</summary>
-public sealed class FiringCounter
-{
-    private readonly long[] _positive;
-    private readonly long[] _nonZero;
-
-    public FiringCounter(int latents)
-    {
-        if (latents < 1) throw new ArgumentOutOfRangeException(nameof(latents), latents, "Must be ≥ 1.");
-        _positive = new long[latents];
-        _nonZero = new long[latents];
-    }
-
-    public long Tokens { get; private set; }
-
-    public void Add(HostMatrix codes)
-    {
-        ArgumentNullException.ThrowIfNull(codes);
-        if (codes.Cols != _positive.Length) throw new ArgumentException($"Codes have {codes.Cols} columns; expected {_positive.Length}.", nameof(codes));
-        Reductions.ColumnCounts(codes.Span, codes.Rows, codes.Cols, _nonZero, _positive);
-        Tokens += codes.Rows;
-    }
-
-    /// <summary>ρ_j = #(f_j &gt; 0) / tokens (all zero before any token).</summary>
-    public double[] Rates() => _positive.Select(c => Tokens == 0 ? 0.0 : (double)c / Tokens).ToArray();
-}
-
 /// <summary>Latent selection, the clamping edit and the score of the unlearning evaluator (see README.md).</summary>
 public static class UnlearningMath
 {

@@ -1,3 +1,4 @@
+using SaeBench.Evals.Shared;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;

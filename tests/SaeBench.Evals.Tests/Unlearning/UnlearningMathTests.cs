@@ -31,16 +31,4 @@ public class UnlearningMathTests
         Assert.Equal(0.0, UnlearningMath.Score([new(cfg, 0.0, 0.5)]));
         Assert.True(double.IsNaN(UnlearningMath.Score([])));
     }
-
-    [Fact]
-    public void FiringCounterCountsPositiveEntriesAcrossBatches()
-    {
-        var counter = new FiringCounter(2);
-        using var a = HostMatrix.FromSpan([1f, 0f, 0f, -1f], 2, 2);
-        using var b = HostMatrix.FromSpan([2f, 3f], 1, 2);
-        counter.Add(a);
-        counter.Add(b);
-        Assert.Equal(3, counter.Tokens);
-        Assert.Equal(new[] { 2.0 / 3, 1.0 / 3 }, counter.Rates());
-    }
 }

@@ -1,8 +1,9 @@
+using SaeBench.Evals.Shared;
 using SaeBench.Compute.Backends;
 using SaeBench.Compute.Tensors;
 using SaeBench.Evals.CoreEval;
 
-namespace SaeBench.Evals.Tests.CoreEval;
+namespace SaeBench.Evals.Tests.Shared;
 
 public class LatentGeometryTests
 {
@@ -10,7 +11,7 @@ public class LatentGeometryTests
     public void Blocked_max_cosine_matches_brute_force_including_duplicates_and_zero_rows()
     {
         int n = 23, d = 5;
-        var v = ReconstructionAccumulatorTests.Floats(n * d, 7);
+        var v = CoreEval.ReconstructionAccumulatorTests.Floats(n * d, 7);
         for (int j = 0; j < d; j++) { v[3 * d + j] = 2 * v[10 * d + j]; v[7 * d + j] = 0; } // row 3 ∥ row 10; row 7 zero
         var m = HostMatrix.Wrap(v, n, d);
         var got = LatentGeometry.MaxCosineToOthers(CpuBackend.Create(), m, blockRows: 4);

@@ -2,7 +2,7 @@ using System.Numerics.Tensors;
 using SaeBench.Compute.Backends;
 using SaeBench.Compute.Tensors;
 
-namespace SaeBench.Evals.CoreEval;
+namespace SaeBench.Evals.Shared;
 
 /// <summary>Per-latent geometry: norms, encoder/decoder cosine, and the maximum cosine to any other latent.</summary>
 public static class LatentGeometry
