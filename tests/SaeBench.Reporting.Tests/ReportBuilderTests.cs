@@ -1,3 +1,4 @@
+using SaeBench.TestKit;
 using SaeBench.Reporting.Tests.Fixtures;
 
 namespace SaeBench.Reporting.Tests;
@@ -7,8 +8,8 @@ public class ReportBuilderTests
     [Fact]
     public void Figure_files_of_an_earlier_build_do_not_survive_a_rebuild()
     {
-        using var tmp = new TempDir();
-        var run = tmp.Sub("run");
+        using var tmp = new TempDirectory();
+        var run = tmp.Directory("run");
         SmallRun.Write(run);
         var figures = Directory.CreateDirectory(Path.Combine(run, ReportBuilder.FiguresFolder)).FullName;
         foreach (var stale in new[] { "gone.vl.json", "gone.svg", "gone.png", "l0_vs_mdl.png" })

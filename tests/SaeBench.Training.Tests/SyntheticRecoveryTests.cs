@@ -1,3 +1,4 @@
+using SaeBench.TestKit;
 using SaeBench.Compute.Backends;
 using SaeBench.Compute.Tensors;
 using SaeBench.Core.Models;
@@ -6,6 +7,7 @@ using SaeBench.Training.Optimization;
 
 namespace SaeBench.Training.Tests;
 
+[Trait(Category.Name, Category.Slow)]
 public sealed class SyntheticRecoveryTests
 {
     [Fact]

@@ -1,3 +1,4 @@
+using SaeBench.TestKit;
 using System.Text.Json;
 using SaeBench.Cli;
 using SaeBench.Core.Safetensors;
@@ -86,6 +87,8 @@ public class CheckpointCommandTests
         var (_, quickText, _) = RunWithCache(cache.Path, "inspect", "saelens_v6/topk", "--quick");
         Assert.Contains("sha256:        — (not read: --quick", quickText);
     }
+
+    [Trait(Category.Name, Category.Slow)]
 
     [Fact]
     public void Inspecting_a_large_checkpoint_says_what_it_reads_the_first_time_only()
@@ -247,12 +250,5 @@ public class CheckpointCommandTests
         var (code, _, error) = Run("list", "checkpoints", "--config", config);
         Assert.Equal(ExitCodes.BadInput, code);
         Assert.Contains("run.yaml: checkpoints[0].pth", error);
-    }
-
-    private sealed class TempDirectory : IDisposable
-    {
-        public string Path { get; } = Directory.CreateTempSubdirectory("saebench-cli-").FullName;
-
-        public void Dispose() => Directory.Delete(Path, recursive: true);
     }
 }

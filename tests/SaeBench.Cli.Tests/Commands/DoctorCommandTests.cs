@@ -1,3 +1,4 @@
+using SaeBench.TestKit;
 using System.Text.Json;
 using SaeBench.Cli;
 
@@ -9,7 +10,7 @@ public class DoctorCommandTests
     {
         var o = new StringWriter();
         var e = new StringWriter();
-        int code = SaeBenchApp.RunAsync(args, CliContext.ForWriters(o, e, env)).GetAwaiter().GetResult();
+        int code = SaeBenchApp.RunAsync(args, CliContext.ForWriters(o, e, TestCache.Environment(env))).GetAwaiter().GetResult();
         return (code, o.ToString(), e.ToString());
     }
 

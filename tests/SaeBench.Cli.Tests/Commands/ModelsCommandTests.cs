@@ -1,8 +1,10 @@
+using SaeBench.TestKit;
 using System.Text.Json;
 using SaeBench.Cli.Commands;
 
 namespace SaeBench.Cli.Tests.Commands;
 
+[Trait(Category.Name, Category.Slow)]
 public sealed class ModelsCommandTests : IDisposable
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "saebench-cli-models-" + Guid.NewGuid().ToString("N")[..10]);
@@ -15,8 +17,7 @@ public sealed class ModelsCommandTests : IDisposable
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        var context = CliContext.ForWriters(output, error,
-            new Dictionary<string, string> { [Harness.HarnessEnvironment.CacheVariable] = _dir }, _dir);
+        var context = CliContext.ForWriters(output, error, TestCache.Environment(), _dir);
         int code = await SaeBenchApp.RunAsync(args, context);
         return (code, output.ToString(), error.ToString());
     }
@@ -37,7 +38,7 @@ public sealed class ModelsCommandTests : IDisposable
     {
         var list = new System.CommandLine.RootCommand();
         var output = new StringWriter();
-        var context = CliContext.ForWriters(output, new StringWriter());
+        var context = CliContext.ForWriters(output, new StringWriter(), TestCache.Environment());
         var group = new System.CommandLine.Command("list") { ModelsCommand.CreateListModels(context) };
         list.Subcommands.Add(group);
         Assert.Equal(0, await list.Parse(["list", "models"]).InvokeAsync());

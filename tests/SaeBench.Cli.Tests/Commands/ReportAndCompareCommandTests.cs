@@ -1,3 +1,4 @@
+using SaeBench.TestKit;
 using SaeBench.Reporting.Tests.Fixtures;
 using static SaeBench.Reporting.Tests.Fixtures.ResultFiles;
 
@@ -9,17 +10,17 @@ public class ReportAndCompareCommandTests
     {
         var o = new StringWriter();
         var e = new StringWriter();
-        var code = await SaeBenchApp.RunAsync(args, CliContext.ForWriters(o, e, workingDirectory: cwd));
+        var code = await SaeBenchApp.RunAsync(args, CliContext.ForWriters(o, e, TestCache.Environment(), workingDirectory: cwd));
         return (code, o.ToString(), e.ToString());
     }
 
     [Fact]
     public async Task Compare_exits_0_for_identical_runs_and_1_for_a_planted_regression()
     {
-        using var tmp = new TempDir();
-        SmallRun.Write(tmp.Sub("base"));
-        SmallRun.Write(tmp.Sub("same"));
-        SmallRun.Write(tmp.Sub("worse"));
+        using var tmp = new TempDirectory();
+        SmallRun.Write(tmp.Directory("base"));
+        SmallRun.Write(tmp.Directory("same"));
+        SmallRun.Write(tmp.Directory("worse"));
         // description length is lower-is-better: 180 → 200 bits is 11 % worse
         Write(Path.Combine(tmp.Path, "worse"), "mdl", SmallRun.Saes.Single(s => s.Id == "topk-1024-l32"), [DescriptionLength(200), Fvu(0.07)]);
 
@@ -40,20 +41,20 @@ public class ReportAndCompareCommandTests
     [Fact]
     public async Task Compare_and_report_exit_2_for_bad_input()
     {
-        using var tmp = new TempDir();
-        SmallRun.Write(tmp.Sub("base"));
+        using var tmp = new TempDirectory();
+        SmallRun.Write(tmp.Directory("base"));
         var missing = await Run(tmp.Path, "compare", "base", "nope");
         Assert.Equal(2, missing.Code);
         Assert.Contains("nope", missing.Err);
         Assert.Equal(2, (await Run(tmp.Path, "compare", "base", "base", "--tolerance=-1")).Code);
-        Assert.Equal(2, (await Run(tmp.Path, "report", tmp.Sub("empty"))).Code);
+        Assert.Equal(2, (await Run(tmp.Path, "report", tmp.Directory("empty"))).Code);
     }
 
     [Fact]
     public async Task Report_without_images_writes_tables_specs_and_a_table_only_report_and_warns_about_bad_files()
     {
-        using var tmp = new TempDir();
-        var run = tmp.Sub("run");
+        using var tmp = new TempDirectory();
+        var run = tmp.Directory("run");
         SmallRun.Write(run);
         File.WriteAllText(Path.Combine(run, "eval_results", "core", "bad_eval_results.json"), "{oops");
         var r = await Run(tmp.Path, "report", "run", "--out", "out", "--no-images");
@@ -69,8 +70,8 @@ public class ReportAndCompareCommandTests
     [Fact]
     public async Task Report_without_node_still_writes_specs_and_says_how_to_get_images()
     {
-        using var tmp = new TempDir();
-        var run = tmp.Sub("run");
+        using var tmp = new TempDirectory();
+        var run = tmp.Directory("run");
         SmallRun.Write(run);
         var o = new StringWriter();
         var e = new StringWriter();

@@ -1,3 +1,4 @@
+using SaeBench.TestKit;
 using System.Diagnostics;
 using System.Text.Json;
 using SaeBench.Cli;
@@ -59,7 +60,7 @@ public class RunCommandTests
     {
         var o = new StringWriter();
         var e = new StringWriter();
-        int code = SaeBenchApp.RunAsync(args, CliContext.ForWriters(o, e, workingDirectory: _dir)).GetAwaiter().GetResult();
+        int code = SaeBenchApp.RunAsync(args, CliContext.ForWriters(o, e, TestCache.Environment(), workingDirectory: _dir)).GetAwaiter().GetResult();
         return (code, o.ToString(), e.ToString());
     }
 
@@ -171,6 +172,8 @@ public class RunCommandTests
         Assert.Equal(whole.Select(Metrics), sharded.Select(Metrics));
     }
 
+    [Trait(Category.Name, Category.Slow)]
+
     [Fact]
     public void A_run_killed_mid_way_resumes_without_redoing_finished_jobs_and_leaves_no_partial_file()
     {
@@ -182,6 +185,7 @@ public class RunCommandTests
             WorkingDirectory = _dir,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
+            Environment = { ["SAEBENCH_CACHE"] = TestCache.Directory }, // never the repository's cache
         };
         using (var p = Process.Start(psi)!)
         {

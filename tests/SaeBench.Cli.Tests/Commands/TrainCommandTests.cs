@@ -1,7 +1,9 @@
+using SaeBench.TestKit;
 using SaeBench.Training;
 
 namespace SaeBench.Cli.Tests.Commands;
 
+[Trait(Category.Name, Category.Slow)]
 public sealed class TrainCommandTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("saebench-train-cli-").FullName;
@@ -12,7 +14,7 @@ public sealed class TrainCommandTests : IDisposable
     {
         var o = new StringWriter();
         var e = new StringWriter();
-        var env = new Dictionary<string, string> { ["SAEBENCH_GEMM"] = "managed" };
+        var env = new Dictionary<string, string> { ["SAEBENCH_GEMM"] = "managed", ["SAEBENCH_CACHE"] = Path.Combine(_dir, "cache") };
         int code = await SaeBenchApp.RunAsync(args, CliContext.ForWriters(o, e, env, workingDirectory: _dir));
         return (code, o.ToString(), e.ToString());
     }

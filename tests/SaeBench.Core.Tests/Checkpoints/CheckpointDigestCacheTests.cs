@@ -1,3 +1,4 @@
+using SaeBench.TestKit;
 using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -20,7 +21,7 @@ public class CheckpointDigestCacheTests
         }.ToJsonString());
 
     /// <summary>A SAELens v6 checkpoint whose weights are a sparse file of zeros: nothing is written to disk.</summary>
-    private static string SparseCheckpoint(TempDir dir, int dIn, int dSae)
+    private static string SparseCheckpoint(TempDirectory dir, int dIn, int dSae)
     {
         WriteCfg(dir.Path, dIn, dSae);
         long matrix = 4L * dIn * dSae;
@@ -44,7 +45,7 @@ public class CheckpointDigestCacheTests
     }
 
     /// <summary>A small dense checkpoint with random weights (decoder norms vary), optionally with a NaN in W_dec.</summary>
-    private static string SmallCheckpoint(TempDir dir, bool nan = false)
+    private static string SmallCheckpoint(TempDirectory dir, bool nan = false)
     {
         const int dIn = 8, dSae = 24;
         WriteCfg(dir.Path, dIn, dSae);
@@ -60,14 +61,16 @@ public class CheckpointDigestCacheTests
         return dir.Path;
     }
 
-    private static LoadOptions With(TempDir cache, bool allowNonFinite = false) =>
+    private static LoadOptions With(TempDirectory cache, bool allowNonFinite = false) =>
         new(AllowNonFinite: allowNonFinite, Digests: new CheckpointDigestCache(cache.File("digests")));
+
+    [Trait(Category.Name, Category.Slow)]
 
     [Fact]
     public void Inspecting_a_1_GB_checkpoint_reads_it_once_then_never_again_and_quick_never_reads_it()
     {
-        using var dir = new TempDir();
-        using var cache = new TempDir();
+        using var dir = new TempDirectory();
+        using var cache = new TempDirectory();
         const int dIn = 8192, dSae = 16384; // W_enc + W_dec = 1 GiB of float32
         var path = SparseCheckpoint(dir, dIn, dSae);
         long fileBytes = new FileInfo(dir.File("sae_weights.safetensors")).Length + new FileInfo(dir.File("cfg.json")).Length;
@@ -103,7 +106,7 @@ public class CheckpointDigestCacheTests
     [Fact]
     public void Rows_longer_than_the_streaming_chunk_are_scanned_whole()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         const int dIn = 2, dSae = (1 << 20) + 8; // W_enc rows and b_enc longer than the 2^20-element chunk
         var path = SparseCheckpoint(dir, dIn, dSae);
         var info = CheckpointLoader.Inspect(path);
@@ -116,8 +119,8 @@ public class CheckpointDigestCacheTests
     [Fact]
     public void A_cached_inspection_reports_exactly_what_a_fresh_read_reports()
     {
-        using var dir = new TempDir();
-        using var cache = new TempDir();
+        using var dir = new TempDirectory();
+        using var cache = new TempDirectory();
         var path = SmallCheckpoint(dir);
         var fresh = CheckpointLoader.Inspect(path);
         CheckpointLoader.Inspect(path, With(cache));
@@ -132,8 +135,8 @@ public class CheckpointDigestCacheTests
     [Fact]
     public void Loading_remembers_the_scan_so_a_later_inspection_reads_nothing()
     {
-        using var dir = new TempDir();
-        using var cache = new TempDir();
+        using var dir = new TempDirectory();
+        using var cache = new TempDirectory();
         var path = SmallCheckpoint(dir);
         var loaded = CheckpointLoader.Load(path, With(cache)).Info;
         var inspected = CheckpointLoader.Inspect(path, With(cache));
@@ -147,8 +150,8 @@ public class CheckpointDigestCacheTests
     [Fact]
     public void Folding_on_load_does_not_leak_folded_norms_into_the_remembered_scan()
     {
-        using var dir = new TempDir();
-        using var cache = new TempDir();
+        using var dir = new TempDirectory();
+        using var cache = new TempDirectory();
         var path = SmallCheckpoint(dir);
         var folded = CheckpointLoader.Load(path, With(cache) with { FoldDecoderNorms = true }).Info;
         Assert.Equal(1, folded.DecoderNorms!.Max, 5);
@@ -160,8 +163,8 @@ public class CheckpointDigestCacheTests
     [Fact]
     public void Changed_files_are_read_again()
     {
-        using var dir = new TempDir();
-        using var cache = new TempDir();
+        using var dir = new TempDirectory();
+        using var cache = new TempDirectory();
         var path = SmallCheckpoint(dir);
         var weights = dir.File("sae_weights.safetensors");
         var original = CheckpointLoader.Inspect(path, With(cache));
@@ -191,8 +194,8 @@ public class CheckpointDigestCacheTests
     [Fact]
     public void Remembered_non_finite_weights_are_still_refused_unless_allowed()
     {
-        using var dir = new TempDir();
-        using var cache = new TempDir();
+        using var dir = new TempDirectory();
+        using var cache = new TempDirectory();
         var path = SmallCheckpoint(dir, nan: true);
         var fresh = Assert.Throws<CheckpointFormatException>(() => CheckpointLoader.Inspect(path));
         Assert.Contains("W_dec", fresh.Message);
@@ -211,8 +214,8 @@ public class CheckpointDigestCacheTests
     [Fact]
     public void A_remembered_hash_is_used_without_reading_the_files()
     {
-        using var dir = new TempDir();
-        using var cache = new TempDir();
+        using var dir = new TempDirectory();
+        using var cache = new TempDirectory();
         var path = SmallCheckpoint(dir);
         var layout = CheckpointLoader.Detect(path);
         var digests = new CheckpointDigestCache(cache.File("digests"));
@@ -229,8 +232,8 @@ public class CheckpointDigestCacheTests
     [Fact]
     public void A_corrupt_entry_or_an_unwritable_cache_folder_is_a_miss_not_an_error()
     {
-        using var dir = new TempDir();
-        using var cache = new TempDir();
+        using var dir = new TempDirectory();
+        using var cache = new TempDirectory();
         var path = SmallCheckpoint(dir);
         var expected = CheckpointLoader.Inspect(path);
         CheckpointLoader.Inspect(path, With(cache));

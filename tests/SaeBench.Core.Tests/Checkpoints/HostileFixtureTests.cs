@@ -1,3 +1,4 @@
+using SaeBench.TestKit;
 using SaeBench.Core.Checkpoints;
 
 namespace SaeBench.Core.Tests.Checkpoints;
@@ -34,7 +35,7 @@ public class HostileFixtureTests
     [Fact]
     public void The_os_system_pickle_runs_nothing()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         var copy = dir.File("ae.pt");
         File.Copy(Fixtures.PathOf("hostile/os_system_ae.pt"), copy);
         var previous = Environment.CurrentDirectory;

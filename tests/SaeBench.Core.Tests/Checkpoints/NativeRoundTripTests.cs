@@ -1,3 +1,4 @@
+using SaeBench.TestKit;
 using System.Text.Json.Nodes;
 using SaeBench.Core.Checkpoints;
 using SaeBench.Core.Autoencoders;
@@ -12,7 +13,7 @@ public class NativeRoundTripTests
     [MemberData(nameof(Architectures))]
     public void Write_then_read_gives_identical_tensors(string architecture)
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         var sae = Some.Sae(architecture);
         sae.Config.ModelName = "fmnist-mlp";
         sae.Config.HookName = "hidden.1";
@@ -50,7 +51,7 @@ public class NativeRoundTripTests
     [Fact]
     public void Input_scale_and_alias_names_survive_the_round_trip()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         var p = Some.Sae("relu").Parameters.Clone();
         p.InputScale = 0.125f;
         NativeCheckpointWriter.Write(dir.Path, new Sae("p_anneal", p));
@@ -66,7 +67,7 @@ public class NativeRoundTripTests
     [Fact]
     public void Folding_on_load_is_reported()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         NativeCheckpointWriter.Write(dir.Path, Some.Sae("relu"));
         var loaded = CheckpointLoader.Load(dir.Path, new LoadOptions(FoldDecoderNorms: true));
         Assert.All(loaded.Sae.DecoderNorms(), n => Assert.Equal(1f, n, 1e-5f));

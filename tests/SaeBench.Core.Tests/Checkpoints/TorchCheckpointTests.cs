@@ -1,3 +1,4 @@
+using SaeBench.TestKit;
 using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Text;
@@ -9,7 +10,7 @@ namespace SaeBench.Core.Tests.Checkpoints;
 /// <summary>The restricted unpickler and the torch zip reader refuse anything a state dict does not need.</summary>
 public class TorchCheckpointTests
 {
-    private static string Zip(TempDir dir, byte[] pickle, params (string Name, byte[] Bytes)[] storages)
+    private static string Zip(TempDirectory dir, byte[] pickle, params (string Name, byte[] Bytes)[] storages)
     {
         var path = dir.File("ae.pt");
         using var zip = new ZipArchive(File.Create(path), ZipArchiveMode.Create);
@@ -49,7 +50,7 @@ public class TorchCheckpointTests
     [Fact]
     public void A_hand_built_state_dict_reads_back()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         using var ckpt = TorchZipCheckpoint.Open(Zip(dir, StateDict(6, 2, 3), ("0", Floats(1, 2, 3, 4, 5, 6))));
         Assert.True(ckpt.TryDescribe("w", out var d));
         Assert.Equal(new long[] { 2, 3 }, d.Shape);
@@ -59,7 +60,7 @@ public class TorchCheckpointTests
     [Fact]
     public void A_transposed_view_is_read_through_its_strides()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         // shape (3, 2) with stride (1, 3): the transpose of the 2×3 storage.
         var pickle = P("\u0080\u0002}q\u0000(X\u0001\u0000\u0000\u0000wctorch._utils\n_rebuild_tensor_v2\n((X\u0007\u0000\u0000\u0000storagectorch\nFloatStorage\n" +
                        "X\u0001\u0000\u0000\u00000X\u0003\u0000\u0000\u0000cpuK\u0006tQK\u0000K\u0003K\u0002\u0086K\u0001K\u0003\u0086\u0089}tRu.");
@@ -74,7 +75,7 @@ public class TorchCheckpointTests
     [InlineData("\u0080\u0002cposix\nsystem\nX\u0002\u0000\u0000\u0000id\u0085R.", "posix.system")]
     public void A_global_outside_the_allow_list_is_refused_before_anything_runs(string pickle, string global)
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         var e = Assert.Throws<CheckpointFormatException>(() => TorchZipCheckpoint.Open(Zip(dir, P(pickle))));
         Assert.Contains($"'{global}'", e.Message);
         Assert.Contains("not on the allow-list", e.Message);
@@ -90,7 +91,7 @@ public class TorchCheckpointTests
     [InlineData("\u0080\u0002h\u0005.", "memo entry 5")]
     public void Malformed_or_non_state_dict_pickles_are_refused(string pickle, string expected)
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         var e = Assert.Throws<CheckpointFormatException>(() => TorchZipCheckpoint.Open(Zip(dir, P(pickle))));
         Assert.Contains(expected, e.Message);
     }
@@ -98,7 +99,7 @@ public class TorchCheckpointTests
     [Fact]
     public void A_storage_smaller_than_the_pickle_declares_is_refused()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         var e = Assert.Throws<CheckpointFormatException>(() => TorchZipCheckpoint.Open(Zip(dir, StateDict(6, 2, 3), ("0", Floats(1, 2)))));
         Assert.Equal("w", e.Field);
         Assert.Contains("holds 8 bytes but the pickle declares", e.Message);
@@ -107,7 +108,7 @@ public class TorchCheckpointTests
     [Fact]
     public void A_view_reaching_past_its_storage_is_refused()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         var e = Assert.Throws<CheckpointFormatException>(() => TorchZipCheckpoint.Open(Zip(dir, StateDict(4, 2, 3), ("0", Floats(1, 2, 3, 4)))));
         Assert.Contains("reaches element 5 of a storage of 4", e.Message);
     }
@@ -115,7 +116,7 @@ public class TorchCheckpointTests
     [Fact]
     public void An_absurd_storage_size_in_the_pickle_is_refused_without_allocating()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         var e = Assert.Throws<CheckpointFormatException>(() => TorchZipCheckpoint.Open(Zip(dir, StateDict(int.MaxValue, 2, 3), ("0", Floats(1)))));
         Assert.Contains("more than the", e.Message);
     }
@@ -125,7 +126,7 @@ public class TorchCheckpointTests
     [InlineData(20, "compressed bytes")]  // compressed size in the central directory
     public void Absurd_sizes_in_zip_entries_are_refused(int fieldOffset, string expected)
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         var bytes = File.ReadAllBytes(Fixtures.PathOf("dictionary_learning/topk/ae.pt"));
         int header = FindCentralHeader(bytes, "ae/data/2");
         BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(header + fieldOffset), 0xFFFF_FF00);
@@ -140,7 +141,7 @@ public class TorchCheckpointTests
     [Fact]
     public void A_file_that_is_not_a_zip_is_refused()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         File.WriteAllBytes(dir.File("ae.pt"), [0x80, 0x02, (byte)'.']);
         Assert.Contains("not a PyTorch zip checkpoint", Assert.Throws<CheckpointFormatException>(() => CheckpointLoader.Load(dir.File("ae.pt"))).Message);
     }

@@ -1,3 +1,4 @@
+using SaeBench.TestKit;
 using SaeBench.Core.Checkpoints;
 using SaeBench.Core.Registry;
 using YamlDotNet.RepresentationModel;
@@ -126,7 +127,7 @@ public class CheckpointRegistryTests
     [Fact]
     public void Relative_paths_are_relative_to_the_config_file()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         var config = dir.File("run.yaml");
         File.WriteAllText(config, $"checkpoints:\n  - path: {Path.GetRelativePath(dir.Path, Fixtures.PathOf("saelens_v6/topk"))}\n");
         Assert.Single(CheckpointRegistry.FromFile(config).Resolve().Entries);

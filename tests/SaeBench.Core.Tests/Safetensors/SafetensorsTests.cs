@@ -1,3 +1,4 @@
+using SaeBench.TestKit;
 using System.Buffers.Binary;
 using System.Text;
 using SaeBench.Compute.Tensors;
@@ -9,7 +10,7 @@ namespace SaeBench.Core.Tests.Safetensors;
 public class SafetensorsTests
 {
     /// <summary>Writes a safetensors file by hand: an 8-byte length, the header text, then <paramref name="dataBytes"/> bytes.</summary>
-    private static string Raw(TempDir dir, string header, long dataBytes, ulong? declaredLength = null)
+    private static string Raw(TempDirectory dir, string header, long dataBytes, ulong? declaredLength = null)
     {
         var path = dir.File("t.safetensors");
         var h = Encoding.UTF8.GetBytes(header);
@@ -28,7 +29,7 @@ public class SafetensorsTests
     [Fact]
     public void A_file_shorter_than_the_length_prefix_is_truncated()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         File.WriteAllBytes(dir.File("t.safetensors"), [1, 2, 3]);
         var e = Refused(dir.File("t.safetensors"));
         Assert.Contains("truncated", e.Message);
@@ -39,7 +40,7 @@ public class SafetensorsTests
     [Fact]
     public void A_header_running_past_the_end_is_refused()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         var e = Refused(Raw(dir, "{}", 0, declaredLength: 5000));
         Assert.Contains("runs past the end of the file", e.Message);
     }
@@ -47,7 +48,7 @@ public class SafetensorsTests
     [Fact]
     public void A_header_over_100_MB_is_refused_before_reading_it()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         var e = Refused(Raw(dir, "{}", 0, declaredLength: 100_000_001));
         Assert.Contains("exceeds the 100 MB limit", e.Message);
     }
@@ -55,7 +56,7 @@ public class SafetensorsTests
     [Fact]
     public void Offsets_past_the_data_are_refused()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         var e = Refused(Raw(dir, """{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}""", 8));
         Assert.Equal("a.data_offsets", e.Field);
         Assert.Contains("out of range", e.Message);
@@ -64,7 +65,7 @@ public class SafetensorsTests
     [Fact]
     public void Overlapping_ranges_are_refused()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         var e = Refused(Raw(dir, """{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},"b":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}}""", 24));
         Assert.Contains("overlaps tensor 'a'", e.Message);
     }
@@ -72,7 +73,7 @@ public class SafetensorsTests
     [Fact]
     public void Out_of_order_offsets_are_refused()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         var e = Refused(Raw(dir, """{"a":{"dtype":"F32","shape":[0],"data_offsets":[16,8]}}""", 24));
         Assert.Contains("out of order", e.Message);
     }
@@ -80,7 +81,7 @@ public class SafetensorsTests
     [Fact]
     public void A_byte_count_that_does_not_match_the_shape_is_refused()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         var e = Refused(Raw(dir, """{"a":{"dtype":"BF16","shape":[2,3],"data_offsets":[0,24]}}""", 24));
         Assert.Equal("a.data_offsets", e.Field);
         Assert.Contains("needs 12", e.Message);
@@ -89,7 +90,7 @@ public class SafetensorsTests
     [Fact]
     public void An_unknown_dtype_is_refused_listing_the_known_ones()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         var e = Refused(Raw(dir, """{"a":{"dtype":"F8_E9","shape":[1],"data_offsets":[0,1]}}""", 1));
         Assert.Equal("a.dtype", e.Field);
         Assert.Contains("BF16", e.Message);
@@ -98,14 +99,14 @@ public class SafetensorsTests
     [Fact]
     public void A_header_that_is_not_json_is_refused()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         Assert.Contains("not valid JSON", Refused(Raw(dir, "{\"a\": [", 0)).Message);
     }
 
     [Fact]
     public void A_missing_tensor_names_the_tensor_and_lists_the_present_ones()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         var path = dir.File("w.safetensors");
         SafetensorsWriter.Write(path, [SafetensorsTensor.F32("a", [1f], 1)]);
         using var f = SafetensorsFile.Open(path);
@@ -117,7 +118,7 @@ public class SafetensorsTests
     [Fact]
     public void Every_dtype_round_trips_through_the_writer_and_reader()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         var path = dir.File("all.safetensors");
         float[] f32 = [1.5f, -2.25f, 3e-5f, float.MaxValue];
         SafetensorsWriter.Write(path,
@@ -150,7 +151,7 @@ public class SafetensorsTests
     [Fact]
     public void Bf16_is_widened_by_a_16_bit_shift()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         // 0x3FC0 = 1.5, 0xC120 = -10 in bfloat16.
         var path = Raw(dir, """{"w":{"dtype":"BF16","shape":[2],"data_offsets":[0,4]}}   """, 0);
         using (var s = new FileStream(path, FileMode.Append)) s.Write([0xC0, 0x3F, 0x20, 0xC1]);
@@ -161,7 +162,7 @@ public class SafetensorsTests
     [Fact]
     public void Opening_a_1_GB_file_reads_only_its_header_and_a_small_tensor_reads_only_itself()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         var path = dir.File("big.safetensors");
         const long big = 1L << 30;
         var header = Encoding.UTF8.GetBytes(

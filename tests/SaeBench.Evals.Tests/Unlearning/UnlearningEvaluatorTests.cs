@@ -19,7 +19,7 @@ public sealed class MlpFixture
 {
     public MlpFixture()
     {
-        Model = ModelCatalog.Create("fashion-mnist-mlp", new ModelOptions());
+        Model = ModelCatalog.Create("fashion-mnist-mlp", new ModelOptions { CacheDirectory = TestCache.Directory });
         Forget = Model.Capability<ILabelledTasks>()!.Tasks.ForgetConcept!.Value;
         int d = Model.Info.DModel;
         var sumForget = new double[d];
@@ -81,6 +81,7 @@ public sealed class MlpFixture
     }
 }
 
+[Trait(Category.Name, Category.Slow)]
 public class UnlearningEvaluatorTests(MlpFixture mlp, ITestOutputHelper output) : IClassFixture<MlpFixture>
 {
     private static EvaluationContext Context(Sae sae, IModelUnderStudy model) =>

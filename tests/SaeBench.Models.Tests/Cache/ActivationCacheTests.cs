@@ -1,3 +1,4 @@
+using SaeBench.TestKit;
 using SaeBench.Core.Models;
 using SaeBench.Models.Cache;
 using SaeBench.Models.Synthetic;

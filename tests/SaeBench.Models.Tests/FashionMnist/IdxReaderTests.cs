@@ -1,3 +1,4 @@
+using SaeBench.TestKit;
 using System.IO.Compression;
 using SaeBench.Models.FashionMnist;
 

@@ -1,3 +1,4 @@
+using SaeBench.TestKit;
 using System.Diagnostics;
 using SaeBench.Compute.Tensors;
 using SaeBench.Core.Models;
@@ -32,6 +33,7 @@ public sealed class DefaultMlpFixture : IDisposable
     public void Dispose() => Cache.Dispose();
 }
 
+[Trait(Category.Name, Category.Slow)]
 public sealed class MlpTrainingTests(FashionMnistFixture fixture) : IClassFixture<FashionMnistFixture>
 {
     private static readonly MlpTrainingConfig Small = new() { Hidden = [32, 16], Epochs = 1, BatchSize = 64, TrainExamples = 3000, Seed = 11 };
@@ -112,6 +114,7 @@ public sealed class MlpTrainingTests(FashionMnistFixture fixture) : IClassFixtur
     }
 }
 
+[Trait(Category.Name, Category.Slow)]
 public sealed class DefaultMlpTests(DefaultMlpFixture fixture, ITestOutputHelper output) : IClassFixture<DefaultMlpFixture>
 {
     [Fact]

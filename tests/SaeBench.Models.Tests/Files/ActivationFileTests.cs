@@ -1,3 +1,4 @@
+using SaeBench.TestKit;
 using SaeBench.Core;
 using System.Buffers.Binary;
 using System.Text;

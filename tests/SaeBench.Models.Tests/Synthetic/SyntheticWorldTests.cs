@@ -1,3 +1,4 @@
+using SaeBench.TestKit;
 using SaeBench.Compute.Tensors;
 using SaeBench.Core.Models;
 using SaeBench.Models.Synthetic;
@@ -103,6 +104,8 @@ public sealed class SyntheticWorldTests
         var scales = world.Features.Select(f => f.MagnitudeScale).OrderDescending().ToArray();
         for (int k = 0; k < scales.Length; k++) Assert.Equal(Math.Pow(k + 1, -c.MagnitudeExponent), scales[k], 12);
     }
+
+    [Trait(Category.Name, Category.Slow)]
 
     [Fact]
     public void Activations_are_the_sum_of_firing_directions_plus_noise_of_the_configured_size()

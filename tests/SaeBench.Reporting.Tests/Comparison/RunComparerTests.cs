@@ -1,3 +1,4 @@
+using SaeBench.TestKit;
 using System.Text.Json;
 using SaeBench.Reporting.Comparison;
 using SaeBench.Reporting.Results;
@@ -11,9 +12,9 @@ public class RunComparerTests
     [Fact]
     public void Two_identical_runs_have_no_regression()
     {
-        using var tmp = new TempDir();
-        SmallRun.Write(tmp.Sub("a"));
-        SmallRun.Write(tmp.Sub("b"));
+        using var tmp = new TempDirectory();
+        SmallRun.Write(tmp.Directory("a"));
+        SmallRun.Write(tmp.Directory("b"));
         var cmp = RunComparer.Compare(ResultReader.Load(Path.Combine(tmp.Path, "a")), ResultReader.Load(Path.Combine(tmp.Path, "b")), new ComparisonOptions(0, 0));
         Assert.False(cmp.HasRegressions);
         Assert.All(cmp.Metrics, m => Assert.Equal(DiffStatus.Unchanged, m.Status));
@@ -26,9 +27,9 @@ public class RunComparerTests
     [Fact]
     public void A_planted_regression_is_flagged_and_written_to_both_reports()
     {
-        using var tmp = new TempDir();
-        var a = tmp.Sub("a");
-        var b = tmp.Sub("b");
+        using var tmp = new TempDirectory();
+        var a = tmp.Directory("a");
+        var b = tmp.Directory("b");
         SmallRun.Write(a);
         SmallRun.Write(b);
         var c = SmallRun.Saes.Single(s => s.Id == "topk-1024-l32");
@@ -84,9 +85,9 @@ public class RunComparerTests
     [Fact]
     public void Checkpoints_in_one_run_only_are_listed_and_a_newly_failed_job_is_a_regression()
     {
-        using var tmp = new TempDir();
-        var a = tmp.Sub("a");
-        var b = tmp.Sub("b");
+        using var tmp = new TempDirectory();
+        var a = tmp.Directory("a");
+        var b = tmp.Directory("b");
         var x = new Ckpt("x", "topk", 256);
         var y = new Ckpt("only-base", "topk", 256);
         var z = new Ckpt("only-cand", "relu", 256);
@@ -110,9 +111,9 @@ public class RunComparerTests
     [Fact]
     public void A_job_done_in_the_baseline_and_missing_from_the_candidate_is_a_regression()
     {
-        using var tmp = new TempDir();
-        var a = tmp.Sub("a");
-        var b = tmp.Sub("b");
+        using var tmp = new TempDirectory();
+        var a = tmp.Directory("a");
+        var b = tmp.Directory("b");
         var x = new Ckpt("x", "topk", 256);
         Write(a, "core", x, [L0(10), ExplainedVariance(0.9)]);
         Write(a, "mdl", x, [DescriptionLength(100)]);

@@ -1,3 +1,4 @@
+using SaeBench.TestKit;
 using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
 using SaeBench.Reporting.Figures;
@@ -8,7 +9,7 @@ namespace SaeBench.Reporting.Tests.Figures;
 
 public class FigureBuilderTests : IDisposable
 {
-    private readonly TempDir _tmp = new();
+    private readonly TempDirectory _tmp = new();
     private readonly ResultSet _set;
 
     public FigureBuilderTests()
@@ -129,7 +130,7 @@ public class FigureBuilderTests : IDisposable
     [Fact]
     public void One_width_gives_no_width_scaling_figure()
     {
-        using var tmp = new TempDir();
+        using var tmp = new TempDirectory();
         foreach (var c in SmallRun.Saes.Where(c => c.Width == 256))
             ResultFiles.Write(tmp.Path, "core", c, [ResultFiles.L0(8), ResultFiles.ExplainedVariance(0.9), ResultFiles.LossRecovered(0.95)]);
         var oneWidth = ResultReader.Load(tmp.Path);

@@ -1,3 +1,4 @@
+using SaeBench.TestKit;
 using SaeBench.Reporting.Figures;
 using SaeBench.Reporting.Results;
 using SaeBench.Reporting.Tests.Fixtures;
@@ -13,7 +14,7 @@ public class MdlSelectionTests
     [InlineData(0.2, "topk-256-l8")]     // everything qualifies → 120
     public void Smallest_description_length_within_the_fvu_target(double target, string expected)
     {
-        using var tmp = new TempDir();
+        using var tmp = new TempDirectory();
         SmallRun.Write(tmp.Path);
         Assert.Equal(expected, MdlSelection.Optimal(ResultReader.Load(tmp.Path), target));
     }
@@ -21,7 +22,7 @@ public class MdlSelectionTests
     [Fact]
     public void None_when_no_checkpoint_meets_the_target_and_baselines_never_count()
     {
-        using var tmp = new TempDir();
+        using var tmp = new TempDirectory();
         SmallRun.Write(tmp.Path);
         Write(tmp.Path, "mdl", SmallRun.Pca, [DescriptionLength(1), Fvu(0.0)]);
         var set = ResultReader.Load(tmp.Path);

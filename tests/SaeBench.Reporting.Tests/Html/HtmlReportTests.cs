@@ -1,3 +1,4 @@
+using SaeBench.TestKit;
 using SaeBench.Reporting.Figures;
 using SaeBench.Reporting.Html;
 using SaeBench.Reporting.Results;
@@ -13,7 +14,7 @@ public class HtmlReportTests
     [Fact]
     public void Script_in_a_checkpoint_id_is_escaped_in_html_and_in_embedded_json()
     {
-        using var tmp = new TempDir();
+        using var tmp = new TempDirectory();
         SmallRun.Write(tmp.Path);
         Write(tmp.Path, "core", new Ckpt(EvilId.Replace("/", "_"), "topk\"><b>", 256), [L0(10), ExplainedVariance(0.5), LossRecovered(0.5)]);
         var html = HtmlReport.Build(ResultReader.Load(tmp.Path), new FigureOptions(), libraries: null, "test", []);
@@ -32,7 +33,7 @@ public class HtmlReportTests
     [Fact]
     public void Without_libraries_the_report_is_table_only_and_says_why()
     {
-        using var tmp = new TempDir();
+        using var tmp = new TempDirectory();
         SmallRun.Write(tmp.Path);
         var html = HtmlReport.Build(ResultReader.Load(tmp.Path), new FigureOptions(), libraries: null, "Node.js not found", []);
         Assert.Contains("Interactive chart unavailable: Node.js not found", html);

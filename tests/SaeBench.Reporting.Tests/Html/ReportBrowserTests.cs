@@ -1,3 +1,4 @@
+using SaeBench.TestKit;
 using Microsoft.Playwright;
 using SaeBench.Reporting.Tests.Fixtures;
 using SaeBench.Reporting.Tests.Rendering;
@@ -13,7 +14,7 @@ public class ReportBrowserTests(NodeReportFixture report)
 
     private static readonly string[] ChromiumArgs =
     [
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
         "--disable-component-update", "--disable-sync", "--no-first-run",
     ];
 
@@ -51,7 +52,8 @@ public class ReportBrowserTests(NodeReportFixture report)
     private static async Task<string[]> AxisTitles(IPage page) =>
         (await page.Locator("#chart .role-axis-title text").AllTextContentsAsync()).ToArray();
 
-    [Fact]
+    [RequiresFact(Requirement.Node, Requirement.Chromium)]
+    [Trait(Category.Name, Category.Slow)]
     public async Task Loads_without_errors_and_changing_the_y_metric_redraws_the_chart()
     {
         await using var s = await OpenAsync();
@@ -77,7 +79,8 @@ public class ReportBrowserTests(NodeReportFixture report)
         Assert.Empty(s.Errors);
     }
 
-    [Fact]
+    [RequiresFact(Requirement.Node, Requirement.Chromium)]
+    [Trait(Category.Name, Category.Slow)]
     public async Task Tooltip_shows_the_checkpoint_id()
     {
         await using var s = await OpenAsync();
@@ -90,7 +93,8 @@ public class ReportBrowserTests(NodeReportFixture report)
         Assert.Empty(s.Errors);
     }
 
-    [Fact]
+    [RequiresFact(Requirement.Node, Requirement.Chromium)]
+    [Trait(Category.Name, Category.Slow)]
     public async Task A_script_tag_in_a_checkpoint_id_is_shown_as_text_and_never_runs()
     {
         await using var s = await OpenAsync();
@@ -101,7 +105,8 @@ public class ReportBrowserTests(NodeReportFixture report)
         Assert.Empty(s.Errors);
     }
 
-    [Fact]
+    [RequiresFact(Requirement.Node, Requirement.Chromium)]
+    [Trait(Category.Name, Category.Slow)]
     public async Task Table_sorts_by_a_metric_and_filters_hide_architectures()
     {
         await using var s = await OpenAsync();

@@ -1,3 +1,4 @@
+using SaeBench.TestKit;
 using SaeBench.Reporting.Rendering;
 using SaeBench.Reporting.Tests.Fixtures;
 
@@ -10,13 +11,13 @@ public sealed class NodeReportFixture : IDisposable
 {
     public const string SetupHint = "run `bash scripts/setup.sh` as root (CI does) to install Node.js, npm, fonts-dejavu-core and chromium";
 
-    private readonly TempDir? _tmp;
+    private readonly TempDirectory? _tmp;
 
     public NodeReportFixture()
     {
         var keep = Environment.GetEnvironmentVariable("SAEBENCH_TEST_REPORT_DIR");
         if (keep is { Length: > 0 }) { Root = keep; Directory.CreateDirectory(keep); }
-        else { _tmp = new TempDir(); Root = _tmp.Path; }
+        else { _tmp = new TempDirectory(); Root = _tmp.Path; }
         Results = Path.Combine(Root, "run");
         Output = Path.Combine(Root, "report");
         RichRun.Write(Results);

@@ -1,3 +1,4 @@
+using SaeBench.TestKit;
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Text.RegularExpressions;
@@ -7,7 +8,8 @@ namespace SaeBench.Reporting.Tests.Rendering;
 [Collection("node")]
 public class RenderingTests(NodeReportFixture report)
 {
-    [Fact]
+    [RequiresFact(Requirement.Node)]
+    [Trait(Category.Name, Category.Slow)]
     public void Every_figure_has_an_svg_and_a_png_at_twice_the_svg_size()
     {
         report.RequireImages();
@@ -28,7 +30,8 @@ public class RenderingTests(NodeReportFixture report)
         }
     }
 
-    [Fact]
+    [RequiresFact(Requirement.Node)]
+    [Trait(Category.Name, Category.Slow)]
     public void The_architecture_figure_svg_has_axis_titles_with_units_legends_and_the_mdl_label()
     {
         report.RequireImages();
@@ -38,13 +41,14 @@ public class RenderingTests(NodeReportFixture report)
             Assert.Contains(text, svg);
     }
 
-    [Fact]
+    [RequiresFact(Requirement.Node)]
+    [Trait(Category.Name, Category.Slow)]
     public void Png_text_is_drawn_with_a_font()
     {
         report.RequireImages();
         // resvg silently drops text it has no font for: render a spec that is nothing but a word, and one
         // with the same word in white, and count the dark pixels of each.
-        using var tmp = new Fixtures.TempDir();
+        using var tmp = new TempDirectory();
         string Spec(string color) => """
             {"$schema":"https://vega.github.io/schema/vega-lite/v6.json","background":"white","width":120,"height":40,
              "config":{"font":"DejaVu Sans","view":{"stroke":null}},"data":{"values":[{"t":"Hello"}]},
@@ -62,7 +66,8 @@ public class RenderingTests(NodeReportFixture report)
         Assert.True(dark > 200, $"only {dark} dark pixels: text was not drawn (no font?) — {NodeReportFixture.SetupHint}");
     }
 
-    [Fact]
+    [RequiresFact(Requirement.Node)]
+    [Trait(Category.Name, Category.Slow)]
     public void Report_html_inlines_vega_and_works_offline()
     {
         report.RequireImages();

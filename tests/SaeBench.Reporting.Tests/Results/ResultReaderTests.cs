@@ -1,3 +1,4 @@
+using SaeBench.TestKit;
 using SaeBench.Core.Results;
 using SaeBench.Reporting.Results;
 using SaeBench.Reporting.Tests.Fixtures;
@@ -13,10 +14,10 @@ public class ResultReaderTests
     [Fact]
     public void Shards_in_sibling_directories_are_merged()
     {
-        using var tmp = new TempDir();
-        Write(tmp.Sub("shard-0"), "core", A, [L0(16), ExplainedVariance(0.9)]);
-        Write(tmp.Sub("shard-1"), "core", B, [L0(40), ExplainedVariance(0.8)]);
-        Write(tmp.Sub("shard-1"), "mdl", A, [DescriptionLength(100), Fvu(0.05)]);
+        using var tmp = new TempDirectory();
+        Write(tmp.Directory("shard-0"), "core", A, [L0(16), ExplainedVariance(0.9)]);
+        Write(tmp.Directory("shard-1"), "core", B, [L0(40), ExplainedVariance(0.8)]);
+        Write(tmp.Directory("shard-1"), "mdl", A, [DescriptionLength(100), Fvu(0.05)]);
 
         var set = ResultReader.Load(tmp.Path);
 
@@ -30,7 +31,7 @@ public class ResultReaderTests
     [Fact]
     public void Descriptors_and_checkpoint_fields_come_from_the_file()
     {
-        using var tmp = new TempDir();
+        using var tmp = new TempDirectory();
         Write(tmp.Path, "core", A, [L0(16), ExplainedVariance(0.9)]);
         var set = ResultReader.Load(tmp.Path);
         var d = set.Descriptor(new("core", "reconstruction_quality.explained_variance"))!;
@@ -45,7 +46,7 @@ public class ResultReaderTests
     [Fact]
     public void Malformed_json_is_reported_with_its_file_and_skipped()
     {
-        using var tmp = new TempDir();
+        using var tmp = new TempDirectory();
         Write(tmp.Path, "core", A, [L0(16)]);
         var bad = Path.Combine(tmp.Path, "eval_results", "core", "broken_eval_results.json");
         File.WriteAllText(bad, "{ \"eval_type_id\": \"core\", ");
@@ -61,7 +62,7 @@ public class ResultReaderTests
     [Fact]
     public void A_missing_required_field_is_named()
     {
-        using var tmp = new TempDir();
+        using var tmp = new TempDirectory();
         var path = Write(tmp.Path, "core", A, [L0(16)]);
         File.WriteAllText(path, File.ReadAllText(path).Replace("\"eval_type_id\"", "\"eval_type\""));
         Write(tmp.Path, "core", B, [L0(16)]);
@@ -73,7 +74,7 @@ public class ResultReaderTests
     [Fact]
     public void Failed_and_not_applicable_results_are_kept_without_metrics()
     {
-        using var tmp = new TempDir();
+        using var tmp = new TempDirectory();
         Write(tmp.Path, "core", A, [L0(16)]);
         Write(tmp.Path, "absorption_first_letter", A, [], status: "not_applicable", error: "fewer than 3 parents qualify");
         Write(tmp.Path, "unlearning", A, [], status: "failed", error: "boom");
@@ -89,7 +90,7 @@ public class ResultReaderTests
     [Fact]
     public void Null_metric_stays_null()
     {
-        using var tmp = new TempDir();
+        using var tmp = new TempDirectory();
         Write(tmp.Path, "core", A, [L0(16), ExplainedVariance(null)]);
         var set = ResultReader.Load(tmp.Path);
         var key = new Reporting.Results.MetricKey("core", "reconstruction_quality.explained_variance");
@@ -101,9 +102,9 @@ public class ResultReaderTests
     [Fact]
     public void Duplicate_job_keeps_the_newer_file_and_says_so()
     {
-        using var tmp = new TempDir();
-        Write(tmp.Sub("s0"), "core", A, [L0(10)], epochMillis: 1000);
-        Write(tmp.Sub("s1"), "core", A, [L0(20)], epochMillis: 2000);
+        using var tmp = new TempDirectory();
+        Write(tmp.Directory("s0"), "core", A, [L0(10)], epochMillis: 1000);
+        Write(tmp.Directory("s1"), "core", A, [L0(20)], epochMillis: 2000);
         var set = ResultReader.Load(tmp.Path);
         Assert.Equal(20, set.Value("topk-a", new("core", "sparsity.l0")));
         Assert.Contains("duplicate", Assert.Single(set.Problems).Message);
@@ -112,7 +113,7 @@ public class ResultReaderTests
     [Fact]
     public void Missing_directory_or_no_results_is_an_input_error()
     {
-        using var tmp = new TempDir();
+        using var tmp = new TempDirectory();
         var e1 = Assert.Throws<ResultsInputException>(() => ResultReader.Load(Path.Combine(tmp.Path, "nope")));
         Assert.Contains("does not exist", e1.Message);
         var e2 = Assert.Throws<ResultsInputException>(() => ResultReader.Load(tmp.Path));
@@ -122,7 +123,7 @@ public class ResultReaderTests
     [Fact]
     public void Files_outside_an_eval_results_folder_are_ignored()
     {
-        using var tmp = new TempDir();
+        using var tmp = new TempDirectory();
         Write(tmp.Path, "core", A, [L0(16)]);
         File.WriteAllText(Path.Combine(tmp.Path, "stray_eval_results.json"), "not json");
         var set = ResultReader.Load(tmp.Path);
@@ -133,9 +134,9 @@ public class ResultReaderTests
     [Fact]
     public void Shard_manifests_are_merged_by_job_key()
     {
-        using var tmp = new TempDir();
-        var s0 = tmp.Sub("s0");
-        var s1 = tmp.Sub("s1");
+        using var tmp = new TempDirectory();
+        var s0 = tmp.Directory("s0");
+        var s1 = tmp.Directory("s1");
         Write(s0, "core", A, [L0(16)]);
         Write(s1, "core", B, [L0(16)]);
         File.WriteAllText(Path.Combine(s0, "manifest.json"), """
@@ -158,7 +159,7 @@ public class ResultReaderTests
     [Fact]
     public void Manifests_the_runner_writes_for_shards_of_one_directory_are_merged()
     {
-        using var tmp = new TempDir();
+        using var tmp = new TempDirectory();
         Write(tmp.Path, "core", A, [L0(16)]);
         Write(tmp.Path, "core", B, [L0(16)]);
         var a = new PlannedJob("core", "topk-a", "k1");
@@ -176,7 +177,7 @@ public class ResultReaderTests
     [Fact]
     public void Report_rebuild_keeps_not_applicable_and_interrupted()
     {
-        using var tmp = new TempDir();
+        using var tmp = new TempDirectory();
         Write(tmp.Path, "core", A, [L0(16)]);
         var a = new PlannedJob("core", "topk-a", "k1");
         var b = new PlannedJob("mdl", "topk-a", "k2");

@@ -1,3 +1,4 @@
+using SaeBench.TestKit;
 using SaeBench.Reporting.Figures;
 using SaeBench.Reporting.Results;
 using SaeBench.Reporting.Tables;
@@ -18,7 +19,7 @@ public class CsvTablesTests
     [Fact]
     public void Tidy_has_the_contract_columns_and_one_row_per_metric()
     {
-        using var tmp = new TempDir();
+        using var tmp = new TempDirectory();
         Write(tmp.Path, "core", new Ckpt("topk-1024-l32", "topk", 1024, 32), [L0(32), ExplainedVariance(0.93), Mse(0.0125)]);
         Write(tmp.Path, "core", new Ckpt("relu,odd", "relu", 256), [L0(7.5), ExplainedVariance(null), Mse(0.5)]);
         var lines = Lines(w => CsvTables.WriteTidy(ResultReader.Load(tmp.Path), w));
@@ -36,7 +37,7 @@ public class CsvTablesTests
     [Fact]
     public void Wide_has_one_row_per_checkpoint_and_one_column_per_eval_metric()
     {
-        using var tmp = new TempDir();
+        using var tmp = new TempDirectory();
         SmallRun.Write(tmp.Path);
         var lines = Lines(w => CsvTables.WriteWide(ResultReader.Load(tmp.Path), w));
         var header = lines[0].Split(',');
@@ -54,7 +55,7 @@ public class CsvTablesTests
     [Fact]
     public void Summary_lists_counts_failures_problems_and_the_mdl_optimal_checkpoint()
     {
-        using var tmp = new TempDir();
+        using var tmp = new TempDirectory();
         SmallRun.Write(tmp.Path);
         Write(tmp.Path, "unlearning", SmallRun.Saes[0], [], status: "failed", error: "bad | pipe");
         File.WriteAllText(Path.Combine(tmp.Path, "eval_results", "core", "x_eval_results.json"), "[");

@@ -1,0 +1,108 @@
+using SaeBench.Compute.Tensors;
+using SaeBench.Core;
+using SaeBench.Core.Autoencoders;
+using SaeBench.Core.Checkpoints;
+using SaeBench.Core.Configuration;
+using SaeBench.Core.Results;
+using SaeBench.Core.Safetensors;
+using SaeBench.TestKit;
+
+namespace SaeBench.Harness.Tests;
+
+/// <summary>The run library called as a notebook or a test would: no CLI, no console.</summary>
+public sealed class RunPipelineTests : IDisposable
+{
+    private const int D = 6, N = 120;
+    private readonly TempDirectory _dir = new();
+    private readonly HarnessEnvironment _env;
+
+    public RunPipelineTests()
+    {
+        _env = new HarnessEnvironment(_dir.Path, name => name == HarnessEnvironment.CacheVariable ? _dir.File("cache") : null, TimeProvider.System, TextWriter.Null);
+        var rng = new Random(2);
+        var acts = Enumerable.Range(0, N * D).Select(_ => (float)rng.NextDouble()).ToArray();
+        SafetensorsWriter.Write(_dir.File("acts.safetensors"), [SafetensorsTensor.F32("activations", acts, N, D)]);
+        var eye = new HostMatrix(D, D);
+        for (int i = 0; i < D; i++) eye[i, i] = 1;
+        NativeCheckpointWriter.Write(_dir.File("ckpts", "identity"), new Sae("relu", new SaeParameters { WEnc = eye, BEnc = new float[D], WDec = eye.Clone(), BDec = new float[D] }));
+    }
+
+    public void Dispose() => _dir.Dispose();
+
+    private RunConfig Config(string extra = "") => RunConfig.Parse($"""
+        model: file
+        activations: acts.safetensors
+        checkpoints:
+          - glob: ckpts/*
+        evaluators: [core, mdl]
+        output: out
+        {extra}
+        """, "test.yaml", _dir.Path);
+
+    [Fact]
+    public void Run_goes_from_a_configuration_to_result_files_a_manifest_and_a_report()
+    {
+        var outcome = new RunPipeline(_env).Run(new RunRequest(Config()) { RenderImages = false });
+
+        Assert.True(outcome.Succeeded);
+        Assert.Equal(2, outcome.Manifest.Done.Count);
+        Assert.Equal(1, outcome.Checkpoints);
+        var record = ResultFile.Parse(File.ReadAllText(ResultEnvelope.PathFor(outcome.OutputDirectory, "core", "ckpts-identity")), "core", []);
+        Assert.Equal(1.0, record.Find("reconstruction_quality.explained_variance")!.Value!.Value, 6); // the identity SAE explains everything
+        Assert.Equal(RunPipeline.Version.Code, record.Provenance.CodeVersion);
+        Assert.NotNull(outcome.Report);
+        Assert.True(File.Exists(Path.Combine(outcome.OutputDirectory, "metrics_tidy.csv")));
+
+        var again = new RunPipeline(_env).Run(new RunRequest(Config()) { RenderImages = false });
+        Assert.Equal(2, again.Manifest.Skipped.Count);
+    }
+
+    [Fact]
+    public void Validation_collects_every_problem_and_touches_nothing()
+    {
+        var bad = RunConfig.Parse("""
+            model: file
+            activations: missing.npy
+            checkpoints:
+              - path: nowhere
+            evaluators:
+              - core
+              - id: mdl
+                options: { bins: [0] }
+              - spars_probing
+            backend: gpu
+            output: out
+            """, "bad.yaml", _dir.Path);
+        var e = Assert.Throws<ValidationException>(() => new RunPipeline(_env).Validate(new RunRequest(bad) { BatchRows = 0 }));
+
+        Assert.Equal(6, e.Problems.Count);
+        Assert.Contains(e.Problems, p => p.Contains("--batch-rows"));
+        Assert.Contains(e.Problems, p => p.Contains("bins"));
+        Assert.Contains(e.Problems, p => p.Contains("spars_probing"));
+        Assert.Contains(e.Problems, p => p.Contains("gpu"));
+        Assert.Contains(e.Problems, p => p.Contains("missing.npy"));
+        Assert.Contains(e.Problems, p => p.Contains("nowhere"));
+        Assert.False(Directory.Exists(_dir.File("out")));
+        Assert.IsAssignableFrom<BadInputException>(e);
+    }
+
+    [Fact]
+    public void A_valid_plan_names_its_parts_before_anything_runs()
+    {
+        var plan = new RunPipeline(_env).Validate(new RunRequest(Config()));
+        Assert.Equal(["core", "mdl"], plan.Evaluators.Select(e => e.Id));
+        Assert.Equal("ckpts-identity", Assert.Single(plan.Checkpoints!).Id);
+        Assert.Null(plan.Suite);
+        Assert.Equal("cpu", plan.Backend.Name);
+        Assert.False(Directory.Exists(plan.OutputDirectory));
+    }
+
+    [Fact]
+    public void Without_checkpoints_the_plan_trains_the_named_suite_and_an_unknown_suite_is_a_problem()
+    {
+        var plan = new RunPipeline(_env).Validate(new RunRequest(RunConfig.Parse("model: synthetic\n", "s.yaml", _dir.Path)));
+        Assert.Equal("quick", plan.Suite!.Name);
+        var e = Assert.Throws<ValidationException>(() => new RunPipeline(_env).Validate(new RunRequest(RunConfig.Parse("model: synthetic\nsuite: quik\n", "s.yaml", _dir.Path))));
+        Assert.Contains("Built-in suites: quick, default", Assert.Single(e.Problems));
+    }
+}
