@@ -1,0 +1,281 @@
+using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace SaeBench.Compute.Kernels;
+
+/// <summary>
+/// Span-level kernels of a transformer forward pass (float32): norms, activations, rotary, causal attention
+/// for one (example, head), and logit reductions. Vectorised with <see cref="Vector256"/> / <see cref="TensorPrimitives"/>;
+/// the callers (<see cref="CpuTransformerOps"/>) split the work across cores.
+/// </summary>
+public static class TransformerMath
+{
+    private const float SqrtTwoOverPi = 0.7978845608028654f;
+    private const float GeluCubic = 0.044715f;
+    private const float InvSqrt2 = 0.7071067811865476f;
+
+    /// <summary>LayerNorm of one row (mean and variance in float32, two passes, like PyTorch).</summary>
+    public static void LayerNormRow(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, float eps)
+    {
+        int n = x.Length;
+        float mean = TensorPrimitives.Sum(x) / n;
+        TensorPrimitives.Subtract(x, mean, y);
+        float variance = TensorPrimitives.SumOfSquares(y) / n;
+        float rstd = 1f / MathF.Sqrt(variance + eps);
+        if (weight.IsEmpty) TensorPrimitives.Multiply(y, rstd, y);
+        else
+        {
+            TensorPrimitives.Multiply(y, rstd, y);
+            TensorPrimitives.Multiply(y, weight, y);
+        }
+        if (!bias.IsEmpty) TensorPrimitives.Add(y, bias, y);
+    }
+
+    /// <summary>RMSNorm of one row: <c>x / √(mean(x²) + eps) · weight</c>; x and y may be the same span.</summary>
+    public static void RmsNormRow(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> weight, float eps)
+    {
+        float meanSquare = TensorPrimitives.SumOfSquares(x) / x.Length;
+        float r = 1f / MathF.Sqrt(meanSquare + eps);
+        TensorPrimitives.Multiply(x, r, y);
+        if (!weight.IsEmpty) TensorPrimitives.Multiply(y, weight, y);
+    }
+
+    /// <summary>Applies an activation in place.</summary>
+    public static void Activate(Span<float> x, Backends.Pointwise f)
+    {
+        switch (f.Kind)
+        {
+            case Backends.PointwiseKind.GeluTanh: GeluTanh(x); break;
+            case Backends.PointwiseKind.GeluExact: GeluExact(x); break;
+            case Backends.PointwiseKind.Silu: Sigmoidal(x, 1f); break;
+            case Backends.PointwiseKind.QuickGelu: Sigmoidal(x, 1.702f); break;
+            case Backends.PointwiseKind.Relu: TensorPrimitives.Max(x, 0f, x); break;
+            case Backends.PointwiseKind.SoftCap: SoftCap(x, f.Parameter); break;
+            default: throw new ArgumentOutOfRangeException(nameof(f), f.Kind, null);
+        }
+    }
+
+    /// <summary><c>gelu_new</c>: <c>x·σ(2u)</c> with <c>u = √(2/π)(x + 0.044715x³)</c>, which equals <c>0.5x(1 + tanh u)</c>.</summary>
+    public static void GeluTanh(Span<float> x)
+    {
+        int i = 0;
+        ref float r = ref MemoryMarshal.GetReference(x);
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var k0 = Vector256.Create(-2f * SqrtTwoOverPi);
+            var k1 = Vector256.Create(GeluCubic);
+            var one = Vector256<float>.One;
+            for (; i <= x.Length - Vector256<float>.Count; i += Vector256<float>.Count)
+            {
+                var v = Vector256.LoadUnsafe(ref r, (nuint)i);
+                var u = k0 * v * (one + k1 * v * v);
+                (v / (one + Vector256.Exp(u))).StoreUnsafe(ref r, (nuint)i);
+            }
+        }
+        for (; i < x.Length; i++)
+        {
+            float v = x[i];
+            float u = -2f * SqrtTwoOverPi * v * (1f + GeluCubic * v * v);
+            x[i] = v / (1f + MathF.Exp(u));
+        }
+    }
+
+    /// <summary><c>c·tanh(x/c)</c> in place (Gemma-2 soft-capping of attention scores and logits).</summary>
+    public static void SoftCap(Span<float> x, float cap)
+    {
+        TensorPrimitives.Multiply(x, 1f / cap, x);
+        Tanh(x);
+        TensorPrimitives.Multiply(x, cap, x);
+    }
+
+    /// <summary>
+    /// tanh in place, accurate to a few float32 ulps everywhere and odd (tanh(0) = 0 exactly): the Taylor series to x¹⁵
+    /// below |x| = 0.5 (truncation &lt; 1e-8 relative), <c>1 − 2/(e^{2|x|} + 1)</c> with the sign restored above.
+    /// </summary>
+    public static void Tanh(Span<float> x)
+    {
+        int i = 0;
+        ref float r = ref MemoryMarshal.GetReference(x);
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var one = Vector256<float>.One;
+            var two = Vector256.Create(2f);
+            var half = Vector256.Create(0.5f);
+            for (; i <= x.Length - Vector256<float>.Count; i += Vector256<float>.Count)
+            {
+                var v = Vector256.LoadUnsafe(ref r, (nuint)i);
+                var a = Vector256.Abs(v);
+                var large = one - two / (Vector256.Exp(two * Vector256.Min(a, Vector256.Create(20f))) + one);
+                var z = v * v;
+                var p = Vector256.Create(-929569f / 638512875f);
+                p = Vector256.FusedMultiplyAdd(p, z, Vector256.Create(21844f / 6081075f));
+                p = Vector256.FusedMultiplyAdd(p, z, Vector256.Create(-1382f / 155925f));
+                p = Vector256.FusedMultiplyAdd(p, z, Vector256.Create(62f / 2835f));
+                p = Vector256.FusedMultiplyAdd(p, z, Vector256.Create(-17f / 315f));
+                p = Vector256.FusedMultiplyAdd(p, z, Vector256.Create(2f / 15f));
+                p = Vector256.FusedMultiplyAdd(p, z, Vector256.Create(-1f / 3f));
+                var small = Vector256.FusedMultiplyAdd(p * z, v, v);
+                var signed = Vector256.ConditionalSelect(Vector256.LessThan(v, Vector256<float>.Zero), -large, large);
+                Vector256.ConditionalSelect(Vector256.LessThan(a, half), small, signed).StoreUnsafe(ref r, (nuint)i);
+            }
+        }
+        for (; i < x.Length; i++) x[i] = MathF.Tanh(x[i]);
+    }
+
+    /// <summary><c>x·σ(a·x)</c> (SiLU for a = 1, quick GELU for a = 1.702).</summary>
+    public static void Sigmoidal(Span<float> x, float a)
+    {
+        int i = 0;
+        ref float r = ref MemoryMarshal.GetReference(x);
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var na = Vector256.Create(-a);
+            var one = Vector256<float>.One;
+            for (; i <= x.Length - Vector256<float>.Count; i += Vector256<float>.Count)
+            {
+                var v = Vector256.LoadUnsafe(ref r, (nuint)i);
+                (v / (one + Vector256.Exp(na * v))).StoreUnsafe(ref r, (nuint)i);
+            }
+        }
+        for (; i < x.Length; i++) x[i] = x[i] / (1f + MathF.Exp(-a * x[i]));
+    }
+
+    /// <summary>
+    /// Exact (erf) GELU. erfc uses the Chebyshev fit of Numerical Recipes (fractional error &lt; 1.2e-7), so
+    /// <c>gelu(x) = x − 0.5·x·erfc(x/√2)</c> for x ≥ 0 and <c>0.5·x·erfc(|x|/√2)</c> for x &lt; 0 keep float32 accuracy.
+    /// </summary>
+    public static void GeluExact(Span<float> x)
+    {
+        int i = 0;
+        ref float r = ref MemoryMarshal.GetReference(x);
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var half = Vector256.Create(0.5f);
+            var one = Vector256<float>.One;
+            var invSqrt2 = Vector256.Create(InvSqrt2);
+            for (; i <= x.Length - Vector256<float>.Count; i += Vector256<float>.Count)
+            {
+                var v = Vector256.LoadUnsafe(ref r, (nuint)i);
+                var z = Vector256.Abs(v) * invSqrt2;
+                var t = one / (one + half * z);
+                var poly = Vector256.Create(0.17087277f);
+                poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create(-0.82215223f));
+                poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create(1.48851587f));
+                poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create(-1.13520398f));
+                poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create(0.27886807f));
+                poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create(-0.18628806f));
+                poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create(0.09678418f));
+                poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create(0.37409196f));
+                poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create(1.00002368f));
+                poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create(-1.26551223f));
+                var erfc = t * Vector256.Exp(poly - z * z);
+                var halfXErfc = half * v * erfc;
+                var positive = Vector256.GreaterThanOrEqual(v, Vector256<float>.Zero);
+                Vector256.ConditionalSelect(positive, v - halfXErfc, halfXErfc).StoreUnsafe(ref r, (nuint)i);
+            }
+        }
+        for (; i < x.Length; i++) x[i] = GeluExactScalar(x[i]);
+    }
+
+    /// <summary>Scalar exact GELU (same approximation as the vector path).</summary>
+    public static float GeluExactScalar(float v)
+    {
+        float z = MathF.Abs(v) * InvSqrt2;
+        float t = 1f / (1f + 0.5f * z);
+        float poly = 0.17087277f;
+        poly = poly * t - 0.82215223f;
+        poly = poly * t + 1.48851587f;
+        poly = poly * t - 1.13520398f;
+        poly = poly * t + 0.27886807f;
+        poly = poly * t - 0.18628806f;
+        poly = poly * t + 0.09678418f;
+        poly = poly * t + 0.37409196f;
+        poly = poly * t + 1.00002368f;
+        poly = poly * t - 1.26551223f;
+        float erfc = t * MathF.Exp(poly - z * z);
+        return v >= 0 ? v - 0.5f * v * erfc : 0.5f * v * erfc;
+    }
+
+    /// <summary>Rotate-half rotary on the first <c>2·cos.Length</c> values of <paramref name="head"/>.</summary>
+    public static void RotateHalf(Span<float> head, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin)
+    {
+        int half = cos.Length;
+        var x1 = head[..half];
+        var x2 = head.Slice(half, half);
+        for (int i = 0; i < half; i++)
+        {
+            float a = x1[i], b = x2[i];
+            x1[i] = a * cos[i] - b * sin[i];
+            x2[i] = b * cos[i] + a * sin[i];
+        }
+    }
+
+    /// <summary>
+    /// Causal attention of one example and one query head. <paramref name="qkv"/> holds the example's rows (Context × FusedWidth);
+    /// <paramref name="z"/> its output rows (Context × zStride), written at column <paramref name="zOffset"/>.
+    /// <paramref name="scores"/> is scratch of at least Context values.
+    /// </summary>
+    public static void AttendHead(
+        ReadOnlySpan<float> qkv, int stride, int context, int headDim,
+        int qOffset, int kOffset, int vOffset,
+        Span<float> z, int zStride, int zOffset,
+        float scale, float softCap, int window, Span<float> scores)
+    {
+        for (int t = 0; t < context; t++)
+        {
+            int lo = window > 0 ? Math.Max(0, t - window + 1) : 0;
+            int n = t - lo + 1;
+            var q = qkv.Slice(t * stride + qOffset, headDim);
+            var s = scores[..n];
+            for (int j = 0; j < n; j++) s[j] = TensorPrimitives.Dot(q, qkv.Slice((lo + j) * stride + kOffset, headDim));
+            TensorPrimitives.Multiply(s, scale, s);
+            if (softCap > 0f) SoftCap(s, softCap);
+            float max = TensorPrimitives.Max(s);
+            TensorPrimitives.Subtract(s, max, s);
+            TensorPrimitives.Exp(s, s);
+            float inv = 1f / TensorPrimitives.Sum(s);
+            var zt = z.Slice(t * zStride + zOffset, headDim);
+            zt.Clear();
+            for (int j = 0; j < n; j++)
+                TensorPrimitives.MultiplyAdd(qkv.Slice((lo + j) * stride + vOffset, headDim), s[j] * inv, zt, zt);
+        }
+    }
+
+    /// <summary>Log-sum-exp of a row, accumulated in double over blocks.</summary>
+    public static double LogSumExp(ReadOnlySpan<float> x, Span<float> scratch, out float max)
+    {
+        max = TensorPrimitives.Max(x);
+        double sum = 0;
+        for (int start = 0; start < x.Length; start += scratch.Length)
+        {
+            int n = Math.Min(scratch.Length, x.Length - start);
+            var block = scratch[..n];
+            TensorPrimitives.Subtract(x.Slice(start, n), max, block);
+            TensorPrimitives.Exp(block, block);
+            sum += TensorPrimitives.Sum(block);
+        }
+        return max + Math.Log(sum);
+    }
+
+    /// <summary><c>KL(softmax(a) ‖ softmax(b)) = Σ p_a·(a − b) − lse(a) + lse(b)</c>.</summary>
+    public static double Kl(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> scratch, Span<float> scratch2)
+    {
+        double lseA = LogSumExp(a, scratch, out _);
+        double lseB = LogSumExp(b, scratch, out _);
+        double acc = 0;
+        float shift = (float)lseA;
+        double residual = lseA - shift;
+        for (int start = 0; start < a.Length; start += scratch.Length)
+        {
+            int n = Math.Min(scratch.Length, a.Length - start);
+            var p = scratch[..n];
+            var d = scratch2[..n];
+            TensorPrimitives.Subtract(a.Slice(start, n), shift, p);
+            TensorPrimitives.Exp(p, p);
+            TensorPrimitives.Subtract(a.Slice(start, n), b.Slice(start, n), d);
+            acc += TensorPrimitives.Dot(p, d);
+        }
+        return Math.Max(0, acc * Math.Exp(-residual) - lseA + lseB);
+    }
+}
