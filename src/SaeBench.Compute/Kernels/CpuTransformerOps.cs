@@ -122,17 +122,20 @@ public sealed class CpuTransformerOps : ITransformerOps
         int items = layout.Batch * layout.Heads;
         int stride = layout.FusedWidth;
         int rowsPerExample = layout.Context;
-        void Work(int item, float[] scores)
+        unsafe void Work(int item, float[] scores)
         {
             int b = item / layout.Heads, h = item % layout.Heads;
             int kv = h / group;
             var (qa, qo) = m.Raw;
             var (za, zo) = o.Raw;
-            var example = qa.AsSpan(qo + b * rowsPerExample * stride, rowsPerExample * stride);
-            var zExample = za.AsSpan(zo + b * rowsPerExample * o.Cols, rowsPerExample * o.Cols);
-            TransformerMath.AttendHead(example, stride, layout.Context, layout.HeadDim,
-                h * layout.HeadDim, layout.QueryWidth + kv * layout.HeadDim, layout.QueryWidth + layout.KvWidth + kv * layout.HeadDim,
-                zExample, o.Cols, h * layout.HeadDim, options.Scale, options.SoftCap, options.Window, scores);
+            fixed (float* pq = &qa[qo + b * rowsPerExample * stride])
+            fixed (float* pz = &za[zo + b * rowsPerExample * o.Cols])
+            fixed (float* ps = scores)
+            {
+                TransformerMath.AttendHead(pq, stride, layout.Context, layout.HeadDim,
+                    h * layout.HeadDim, layout.QueryWidth + kv * layout.HeadDim, layout.QueryWidth + layout.KvWidth + kv * layout.HeadDim,
+                    pz, o.Cols, h * layout.HeadDim, options.Scale, options.SoftCap, options.Window, ps);
+            }
         }
         long work = (long)layout.Rows * layout.Context * layout.QueryWidth;
         if (items == 1 || _threads == 1 || work < ParallelThreshold)

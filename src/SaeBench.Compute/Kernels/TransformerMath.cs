@@ -212,34 +212,124 @@ public static class TransformerMath
     }
 
     /// <summary>
-    /// Causal attention of one example and one query head. <paramref name="qkv"/> holds the example's rows (Context × FusedWidth);
-    /// <paramref name="z"/> its output rows (Context × zStride), written at column <paramref name="zOffset"/>.
-    /// <paramref name="scores"/> is scratch of at least Context values.
+    /// Causal attention of one example and one query head. <paramref name="qkv"/> points at the example's first row
+    /// (Context rows of <paramref name="stride"/> floats); <paramref name="z"/> at its first output row (rows of
+    /// <paramref name="zStride"/>), written at column <paramref name="zOffset"/>. <paramref name="scores"/> is scratch of at
+    /// least Context floats. Query t sees keys <c>max(0, t − window + 1) … t</c> (all earlier keys when window is 0).
     /// </summary>
-    public static void AttendHead(
-        ReadOnlySpan<float> qkv, int stride, int context, int headDim,
+    public static unsafe void AttendHead(
+        float* qkv, int stride, int context, int headDim,
         int qOffset, int kOffset, int vOffset,
-        Span<float> z, int zStride, int zOffset,
-        float scale, float softCap, int window, Span<float> scores)
+        float* z, int zStride, int zOffset,
+        float scale, float softCap, int window, float* scores)
     {
         for (int t = 0; t < context; t++)
         {
             int lo = window > 0 ? Math.Max(0, t - window + 1) : 0;
             int n = t - lo + 1;
-            var q = qkv.Slice(t * stride + qOffset, headDim);
-            var s = scores[..n];
-            for (int j = 0; j < n; j++) s[j] = TensorPrimitives.Dot(q, qkv.Slice((lo + j) * stride + kOffset, headDim));
-            TensorPrimitives.Multiply(s, scale, s);
-            if (softCap > 0f) SoftCap(s, softCap);
-            float max = TensorPrimitives.Max(s);
-            TensorPrimitives.Subtract(s, max, s);
-            TensorPrimitives.Exp(s, s);
-            float inv = 1f / TensorPrimitives.Sum(s);
-            var zt = z.Slice(t * zStride + zOffset, headDim);
-            zt.Clear();
-            for (int j = 0; j < n; j++)
-                TensorPrimitives.MultiplyAdd(qkv.Slice((lo + j) * stride + vOffset, headDim), s[j] * inv, zt, zt);
+            float* q = qkv + (long)t * stride + qOffset;
+            float* k = qkv + (long)lo * stride + kOffset;
+            float max = float.NegativeInfinity;
+            if (softCap > 0f)
+            {
+                for (int j = 0; j < n; j++, k += stride) scores[j] = Dot(q, k, headDim) * scale;
+                SoftCap(new Span<float>(scores, n), softCap);
+                for (int j = 0; j < n; j++) max = MathF.Max(max, scores[j]);
+            }
+            else
+            {
+                for (int j = 0; j < n; j++, k += stride)
+                {
+                    float v = Dot(q, k, headDim) * scale;
+                    scores[j] = v;
+                    max = MathF.Max(max, v);
+                }
+            }
+            float inv = 1f / ExpShiftedSum(scores, n, max);
+            float* zt = z + (long)t * zStride + zOffset;
+            new Span<float>(zt, headDim).Clear();
+            float* v0 = qkv + (long)lo * stride + vOffset;
+            int jj = 0;
+            for (; jj + 1 < n; jj += 2, v0 += 2 * stride) Axpy2(zt, v0, scores[jj] * inv, v0 + stride, scores[jj + 1] * inv, headDim);
+            if (jj < n) Axpy(zt, v0, scores[jj] * inv, headDim);
         }
+    }
+
+    /// <summary><c>x[i] = exp(x[i] − shift)</c> over n floats; returns their sum.</summary>
+    public static unsafe float ExpShiftedSum(float* x, int n, float shift)
+    {
+        int i = 0;
+        float sum = 0f;
+        if (Vector256.IsHardwareAccelerated && n >= 8)
+        {
+            var vs = Vector256.Create(shift);
+            var acc = Vector256<float>.Zero;
+            for (; i <= n - 8; i += 8)
+            {
+                var e = Vector256.Exp(Vector256.Load(x + i) - vs);
+                e.Store(x + i);
+                acc += e;
+            }
+            sum = Vector256.Sum(acc);
+        }
+        for (; i < n; i++)
+        {
+            float e = MathF.Exp(x[i] - shift);
+            x[i] = e;
+            sum += e;
+        }
+        return sum;
+    }
+
+    /// <summary><c>y += a·x + b·w</c> over n floats.</summary>
+    public static unsafe void Axpy2(float* y, float* x, float a, float* w, float b, int n)
+    {
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var va = Vector256.Create(a);
+            var vb = Vector256.Create(b);
+            for (; i <= n - 8; i += 8)
+                Vector256.FusedMultiplyAdd(Vector256.Load(w + i), vb, Vector256.FusedMultiplyAdd(Vector256.Load(x + i), va, Vector256.Load(y + i))).Store(y + i);
+        }
+        for (; i < n; i++) y[i] += a * x[i] + b * w[i];
+    }
+
+    /// <summary>Dot product of two float runs (two Vector256 accumulators).</summary>
+    public static unsafe float Dot(float* a, float* b, int n)
+    {
+        int i = 0;
+        float sum = 0f;
+        if (Vector256.IsHardwareAccelerated && n >= 8)
+        {
+            var acc0 = Vector256<float>.Zero;
+            var acc1 = Vector256<float>.Zero;
+            for (; i <= n - 16; i += 16)
+            {
+                acc0 = Vector256.FusedMultiplyAdd(Vector256.Load(a + i), Vector256.Load(b + i), acc0);
+                acc1 = Vector256.FusedMultiplyAdd(Vector256.Load(a + i + 8), Vector256.Load(b + i + 8), acc1);
+            }
+            if (i <= n - 8)
+            {
+                acc0 = Vector256.FusedMultiplyAdd(Vector256.Load(a + i), Vector256.Load(b + i), acc0);
+                i += 8;
+            }
+            sum = Vector256.Sum(acc0 + acc1);
+        }
+        for (; i < n; i++) sum += a[i] * b[i];
+        return sum;
+    }
+
+    /// <summary><c>y += a·x</c> over n floats.</summary>
+    public static unsafe void Axpy(float* y, float* x, float a, int n)
+    {
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var va = Vector256.Create(a);
+            for (; i <= n - 8; i += 8) Vector256.FusedMultiplyAdd(Vector256.Load(x + i), va, Vector256.Load(y + i)).Store(y + i);
+        }
+        for (; i < n; i++) y[i] += a * x[i];
     }
 
     /// <summary>Log-sum-exp of a row, accumulated in double over blocks.</summary>
