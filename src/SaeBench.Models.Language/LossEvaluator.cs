@@ -90,7 +90,7 @@ public sealed class LossEvaluator
                 var rl = reference.SliceRows(0, n);
                 _model.LogitsInto(referenceHidden!.SliceRows(start, n), rl);
                 _model.Ops.RowStatistics(rl, targets.AsSpan(start, n), refLse, refTarget, refArgMax);
-                _model.Ops.RowKl(rl, l, klChunk);
+                _model.Ops.RowKl(rl, refLse, l, lse, klChunk);
             }
             for (int i = 0; i < n; i++)
             {

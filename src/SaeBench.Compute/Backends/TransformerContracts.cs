@@ -161,8 +161,9 @@ public interface ILogitOps
     /// negative) and the index of the largest logit.</summary>
     void RowStatistics(ITensor logits, ReadOnlySpan<int> targets, Span<double> logSumExp, Span<double> targetLogit, Span<int> argMax);
 
-    /// <summary>Per row: <c>KL(p ‖ q) = Σ p·(log p − log q)</c> with p = softmax(<paramref name="reference"/>), q = softmax(<paramref name="other"/>).</summary>
-    void RowKl(ITensor reference, ITensor other, Span<double> destination);
+    /// <summary>Per row: <c>KL(p ‖ q) = Σ p·(log p − log q)</c> with p = softmax(<paramref name="reference"/>), q = softmax(<paramref name="other"/>),
+    /// given both rows' log-sum-exp (from <see cref="RowStatistics"/>).</summary>
+    void RowKl(ITensor reference, ReadOnlySpan<double> referenceLogSumExp, ITensor other, ReadOnlySpan<double> otherLogSumExp, Span<double> destination);
 }
 
 /// <summary>

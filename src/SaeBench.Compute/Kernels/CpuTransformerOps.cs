@@ -15,7 +15,7 @@ public sealed class CpuTransformerOps : ITransformerOps
     /// <summary>Below this many elements a tensor is processed on the calling thread.</summary>
     private const long ParallelThreshold = 1 << 15;
 
-    private const int LogitBlock = 4096;
+    private const int LogitBlock = 1024;
 
     private readonly int _threads;
 
@@ -190,12 +190,13 @@ public sealed class CpuTransformerOps : ITransformerOps
             if (tg[r] >= m.Cols) throw new ArgumentOutOfRangeException(nameof(targets), tg[r], $"Target {tg[r]} at row {r} is outside the {m.Cols} logits.");
         Rows(m.Rows, m.Cols, (start, end) =>
         {
-            var scratch = new float[Math.Min(LogitBlock, Math.Max(1, m.Cols))];
+            Span<float> scratch = stackalloc float[Math.Min(LogitBlock, Math.Max(1, m.Cols))];
             for (int r = start; r < end; r++)
             {
                 var row = m.Row(r);
-                lse[r] = TransformerMath.LogSumExp(row, scratch, out _);
-                am[r] = TensorPrimitives.IndexOfMax(row);
+                int best = TensorPrimitives.IndexOfMax(row);
+                am[r] = best;
+                lse[r] = TransformerMath.LogSumExp(row, row[best], scratch);
                 tl[r] = tg[r] < 0 ? double.NaN : row[tg[r]];
             }
         });
@@ -204,19 +205,22 @@ public sealed class CpuTransformerOps : ITransformerOps
         am.CopyTo(argMax);
     }
 
-    public void RowKl(ITensor reference, ITensor other, Span<double> destination)
+    public void RowKl(ITensor reference, ReadOnlySpan<double> referenceLogSumExp, ITensor other, ReadOnlySpan<double> otherLogSumExp, Span<double> destination)
     {
         var a = CpuBackend.Host(reference);
         var b = CpuBackend.Host(other);
         SameShape(a, b, nameof(RowKl));
-        if (destination.Length < a.Rows) throw new ArgumentException($"RowKl over {a.Rows} rows needs {a.Rows} destinations.");
+        if (destination.Length < a.Rows || referenceLogSumExp.Length < a.Rows || otherLogSumExp.Length < a.Rows)
+            throw new ArgumentException($"RowKl over {a.Rows} rows needs {a.Rows} log-sum-exps and destinations.");
         var kl = new double[a.Rows];
+        var lseA = referenceLogSumExp[..a.Rows].ToArray();
+        var lseB = otherLogSumExp[..a.Rows].ToArray();
         Rows(a.Rows, a.Cols, (start, end) =>
         {
             int n = Math.Min(LogitBlock, Math.Max(1, a.Cols));
-            var s1 = new float[n];
-            var s2 = new float[n];
-            for (int r = start; r < end; r++) kl[r] = TransformerMath.Kl(a.Row(r), b.Row(r), s1, s2);
+            Span<float> s1 = stackalloc float[n];
+            Span<float> s2 = stackalloc float[n];
+            for (int r = start; r < end; r++) kl[r] = TransformerMath.Kl(a.Row(r), lseA[r], b.Row(r), lseB[r], s1, s2);
         });
         kl.CopyTo(destination);
     }

@@ -332,10 +332,9 @@ public static class TransformerMath
         for (; i < n; i++) y[i] += a * x[i];
     }
 
-    /// <summary>Log-sum-exp of a row, accumulated in double over blocks.</summary>
-    public static double LogSumExp(ReadOnlySpan<float> x, Span<float> scratch, out float max)
+    /// <summary>Log-sum-exp of a row given its maximum, accumulated in double over blocks of <paramref name="scratch"/>.</summary>
+    public static double LogSumExp(ReadOnlySpan<float> x, float max, Span<float> scratch)
     {
-        max = TensorPrimitives.Max(x);
         double sum = 0;
         for (int start = 0; start < x.Length; start += scratch.Length)
         {
@@ -348,11 +347,9 @@ public static class TransformerMath
         return max + Math.Log(sum);
     }
 
-    /// <summary><c>KL(softmax(a) ‖ softmax(b)) = Σ p_a·(a − b) − lse(a) + lse(b)</c>.</summary>
-    public static double Kl(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> scratch, Span<float> scratch2)
+    /// <summary><c>KL(softmax(a) ‖ softmax(b)) = Σ p_a·(a − b) − lse(a) + lse(b)</c>, given both log-sum-exps.</summary>
+    public static double Kl(ReadOnlySpan<float> a, double lseA, ReadOnlySpan<float> b, double lseB, Span<float> scratch, Span<float> scratch2)
     {
-        double lseA = LogSumExp(a, scratch, out _);
-        double lseB = LogSumExp(b, scratch, out _);
         double acc = 0;
         float shift = (float)lseA;
         double residual = lseA - shift;
