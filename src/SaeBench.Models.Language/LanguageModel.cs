@@ -273,10 +273,17 @@ public sealed class LanguageModel
         else _ops.RmsNorm(input, output, norm.Scale, Config.NormEps);
     }
 
+    /// <summary><c>output = input·weight + bias</c>: the bias is broadcast into the output first and the GEMM accumulates onto
+    /// it (β = 1), which saves the separate pass a bias add after the GEMM would make (BLAS clears C for β = 0 anyway).</summary>
     private void Linear(HostMatrix input, HostMatrix weight, HostMatrix? bias, HostMatrix output)
     {
-        _backend.Gemm.Gemm(input, false, weight, false, output);
-        if (bias is not null) _backend.Activations.AddRowVector(output, bias);
+        if (bias is null)
+        {
+            _backend.Gemm.Gemm(input, false, weight, false, output);
+            return;
+        }
+        _ops.Gather(new int[output.Rows], bias, output, 1f, accumulate: false);
+        _backend.Gemm.Gemm(input, false, weight, false, output, 1f, 1f);
     }
 
     /// <summary>Per-pass buffers, rented from the pool.</summary>
