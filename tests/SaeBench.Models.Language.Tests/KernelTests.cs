@@ -90,13 +90,15 @@ public sealed class KernelTests
     }
 
     [Theory]
-    [InlineData(4, 4, 0, 0f)]
-    [InlineData(4, 2, 0, 0f)]
-    [InlineData(6, 2, 5, 0f)]
-    [InlineData(4, 1, 3, 2.5f)]
-    public void Attention_matches_a_naive_causal_softmax(int heads, int kvHeads, int window, float softCap)
+    [InlineData(4, 4, 0, 0f, 12)]
+    [InlineData(4, 2, 0, 0f, 16)]
+    [InlineData(6, 2, 5, 0f, 16)]
+    [InlineData(4, 1, 3, 2.5f, 8)]
+    [InlineData(2, 2, 7, 0f, 12)]
+    [InlineData(2, 1, 0, 3f, 24)]
+    public void Attention_matches_a_naive_causal_softmax(int heads, int kvHeads, int window, float softCap, int dh)
     {
-        const int batch = 2, context = 23, dh = 12;
+        const int batch = 2, context = 23;
         var layout = new AttentionLayout(batch, context, heads, kvHeads, dh);
         using var qkv = Random(batch * context, layout.FusedWidth, 4, 2);
         using var z = new HostMatrix(batch * context, layout.QueryWidth);

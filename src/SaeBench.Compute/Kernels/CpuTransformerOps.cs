@@ -132,7 +132,7 @@ public sealed class CpuTransformerOps : ITransformerOps
             fixed (float* pz = &za[zo + b * rowsPerExample * o.Cols])
             fixed (float* ps = scores)
             {
-                TransformerMath.AttendHead(pq, stride, layout.Context, layout.HeadDim,
+                TransformerMath.AttendHeadBlocked(pq, stride, layout.Context, layout.HeadDim,
                     h * layout.HeadDim, layout.QueryWidth + kv * layout.HeadDim, layout.QueryWidth + layout.KvWidth + kv * layout.HeadDim,
                     pz, o.Cols, h * layout.HeadDim, options.Scale, options.SoftCap, options.Window, ps);
             }
@@ -140,12 +140,12 @@ public sealed class CpuTransformerOps : ITransformerOps
         long work = (long)layout.Rows * layout.Context * layout.QueryWidth;
         if (items == 1 || _threads == 1 || work < ParallelThreshold)
         {
-            var scores = new float[layout.Context];
+            var scores = new float[TransformerMath.QueryBlock * layout.Context];
             for (int i = 0; i < items; i++) Work(i, scores);
             return;
         }
         Parallel.For(0, items, new ParallelOptions { MaxDegreeOfParallelism = _threads },
-            () => new float[layout.Context],
+            () => new float[TransformerMath.QueryBlock * layout.Context],
             (i, _, scores) =>
             {
                 Work(i, scores);

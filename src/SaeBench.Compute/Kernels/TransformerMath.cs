@@ -255,6 +255,117 @@ public static class TransformerMath
         }
     }
 
+    /// <summary>Queries per block of <see cref="AttendHeadBlocked"/>.</summary>
+    public const int QueryBlock = 4;
+
+    /// <summary>
+    /// <see cref="AttendHead"/> for head dimensions that are a multiple of 8, four queries at a time: each key (and each
+    /// value) row is loaded once per block of queries instead of once per query, which halves the loads per FMA.
+    /// <paramref name="scores"/> must hold <c>QueryBlock × context</c> floats.
+    /// </summary>
+    public static unsafe void AttendHeadBlocked(
+        float* qkv, int stride, int context, int headDim,
+        int qOffset, int kOffset, int vOffset,
+        float* z, int zStride, int zOffset,
+        float scale, float softCap, int window, float* scores)
+    {
+        if (!Vector256.IsHardwareAccelerated || headDim % 8 != 0)
+        {
+            AttendHead(qkv, stride, context, headDim, qOffset, kOffset, vOffset, z, zStride, zOffset, scale, softCap, window, scores);
+            return;
+        }
+        int chunks = headDim / 8;
+        int t0 = 0;
+        for (; t0 + QueryBlock <= context; t0 += QueryBlock)
+        {
+            int last = t0 + QueryBlock - 1;
+            int lo = window > 0 ? Math.Max(0, t0 - window + 1) : 0;
+            int n = last - lo + 1;
+            float* q0 = qkv + (long)t0 * stride + qOffset;
+            float* q1 = q0 + stride, q2 = q1 + stride, q3 = q2 + stride;
+            float* s0 = scores, s1 = scores + n, s2 = s1 + n, s3 = s2 + n;
+            float* k = qkv + (long)lo * stride + kOffset;
+            for (int j = 0; j < n; j++, k += stride)
+            {
+                var a0 = Vector256<float>.Zero;
+                var a1 = Vector256<float>.Zero;
+                var a2 = Vector256<float>.Zero;
+                var a3 = Vector256<float>.Zero;
+                for (int c = 0; c < headDim; c += 8)
+                {
+                    var kc = Vector256.Load(k + c);
+                    a0 = Vector256.FusedMultiplyAdd(Vector256.Load(q0 + c), kc, a0);
+                    a1 = Vector256.FusedMultiplyAdd(Vector256.Load(q1 + c), kc, a1);
+                    a2 = Vector256.FusedMultiplyAdd(Vector256.Load(q2 + c), kc, a2);
+                    a3 = Vector256.FusedMultiplyAdd(Vector256.Load(q3 + c), kc, a3);
+                }
+                s0[j] = Vector256.Sum(a0) * scale;
+                s1[j] = Vector256.Sum(a1) * scale;
+                s2[j] = Vector256.Sum(a2) * scale;
+                s3[j] = Vector256.Sum(a3) * scale;
+            }
+            for (int i = 0; i < QueryBlock; i++)
+            {
+                float* row = scores + i * n;
+                int t = t0 + i;
+                int first = (window > 0 ? Math.Max(0, t - window + 1) : 0) - lo;
+                int count = t - lo + 1 - first;
+                if (softCap > 0f) SoftCap(new Span<float>(row + first, count), softCap);
+                float max = float.NegativeInfinity;
+                for (int j = first; j < first + count; j++) max = MathF.Max(max, row[j]);
+                float inv = 1f / ExpShiftedSum(row + first, count, max);
+                for (int j = 0; j < first; j++) row[j] = 0f;
+                for (int j = first; j < first + count; j++) row[j] *= inv;
+                for (int j = first + count; j < n; j++) row[j] = 0f;
+            }
+            float* z0 = z + (long)t0 * zStride + zOffset;
+            float* vBase = qkv + (long)lo * stride + vOffset;
+            for (int c = 0; c < chunks; c++)
+            {
+                var a0 = Vector256<float>.Zero;
+                var a1 = Vector256<float>.Zero;
+                var a2 = Vector256<float>.Zero;
+                var a3 = Vector256<float>.Zero;
+                float* v = vBase + c * 8;
+                for (int j = 0; j < n; j++, v += stride)
+                {
+                    var vc = Vector256.Load(v);
+                    a0 = Vector256.FusedMultiplyAdd(Vector256.Create(s0[j]), vc, a0);
+                    a1 = Vector256.FusedMultiplyAdd(Vector256.Create(s1[j]), vc, a1);
+                    a2 = Vector256.FusedMultiplyAdd(Vector256.Create(s2[j]), vc, a2);
+                    a3 = Vector256.FusedMultiplyAdd(Vector256.Create(s3[j]), vc, a3);
+                }
+                a0.Store(z0 + c * 8);
+                a1.Store(z0 + zStride + c * 8);
+                a2.Store(z0 + 2L * zStride + c * 8);
+                a3.Store(z0 + 3L * zStride + c * 8);
+            }
+        }
+        if (t0 < context)
+        {
+            // The last (context mod 4) queries, one at a time.
+            for (int t = t0; t < context; t++)
+                AttendOne(qkv, stride, headDim, t, qOffset, kOffset, vOffset, z + (long)t * zStride + zOffset, scale, softCap, window, scores);
+        }
+    }
+
+    private static unsafe void AttendOne(float* qkv, int stride, int headDim, int t, int qOffset, int kOffset, int vOffset,
+        float* zt, float scale, float softCap, int window, float* scores)
+    {
+        int lo = window > 0 ? Math.Max(0, t - window + 1) : 0;
+        int n = t - lo + 1;
+        float* q = qkv + (long)t * stride + qOffset;
+        float* k = qkv + (long)lo * stride + kOffset;
+        for (int j = 0; j < n; j++, k += stride) scores[j] = Dot(q, k, headDim) * scale;
+        if (softCap > 0f) SoftCap(new Span<float>(scores, n), softCap);
+        float max = float.NegativeInfinity;
+        for (int j = 0; j < n; j++) max = MathF.Max(max, scores[j]);
+        float inv = 1f / ExpShiftedSum(scores, n, max);
+        new Span<float>(zt, headDim).Clear();
+        float* v = qkv + (long)lo * stride + vOffset;
+        for (int j = 0; j < n; j++, v += stride) Axpy(zt, v, scores[j] * inv, headDim);
+    }
+
     /// <summary><c>x[i] = exp(x[i] − shift)</c> over n floats; returns their sum.</summary>
     public static unsafe float ExpShiftedSum(float* x, int n, float shift)
     {
