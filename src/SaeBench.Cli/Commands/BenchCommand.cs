@@ -17,6 +17,7 @@ public static class BenchCommand
         bench.Subcommands.Add(TopK(context));
         bench.Subcommands.Add(CoreEvaluatorBench.Create(context));
         bench.Subcommands.Add(TrainBenchCommand.Create(context));
+        bench.Subcommands.Add(LmCommand.Bench(context));
         return bench;
     }
 

@@ -59,4 +59,8 @@ public sealed record ComputeBackend(
     IActivationOps Activations,
     ISelectionOps Selection,
     IReductionOps Reductions,
-    string Description);
+    string Description)
+{
+    /// <summary>Transformer kernels (norms, activations, attention, logit reductions); null where the backend has none.</summary>
+    public ITransformerOps? Transformer { get; init; }
+}

@@ -46,7 +46,10 @@ public static class CpuBackend
             _ => OpenBlas.TryLoad(options.OpenBlasLibrary, out var lib2, out _) ? new OpenBlasGemmKernel(lib2!) : new ManagedGemmKernel(options.Threads),
         };
         var ops = new CpuOps();
-        return new ComputeBackend("cpu", ops, gemm, ops, ops, ops, $"CPU ({Environment.ProcessorCount} cores), GEMM: {gemm.Name}");
+        return new ComputeBackend("cpu", ops, gemm, ops, ops, ops, $"CPU ({Environment.ProcessorCount} cores), GEMM: {gemm.Name}")
+        {
+            Transformer = new CpuTransformerOps(options.Threads),
+        };
     }
 
     internal static HostMatrix Host(ITensor t) =>
