@@ -26,6 +26,7 @@ public sealed record HarnessEnvironment(string WorkingDirectory, Func<string, st
         WorkingDirectory = workingDirectory ?? WorkingDirectory,
         CacheDirectory = Variables(CacheVariable) is { Length: > 0 } cache ? cache : null,
         Log = message => Log.WriteLine(message),
+        Variables = Variables,
     };
 
     /// <summary>The cache directory (<c>.saebench-cache/</c> at the repository root, or <c>$SAEBENCH_CACHE</c>).</summary>

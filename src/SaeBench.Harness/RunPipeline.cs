@@ -30,7 +30,8 @@ public sealed class RunPipeline(HarnessEnvironment environment)
         typeof(Training.SaeTrainer).Assembly, typeof(EvaluatorRegistry).Assembly]);
 
     /// <summary>Model option keys a configuration's <c>model_options</c> may use.</summary>
-    public static IReadOnlyList<string> ModelOptionKeys { get; } = ["hook", "forget_class", "cache_activations"];
+    public static IReadOnlyList<string> ModelOptionKeys { get; } =
+        ["hook", "forget_class", "cache_activations", .. Models.LanguageModels.HfModelSpec.Keys.Where(k => k != "hook")];
 
     public RunOutcome Run(RunRequest request, HarnessDisplays? displays = null, CancellationToken cancellation = default) =>
         Execute(Validate(request), displays, cancellation);
@@ -185,11 +186,18 @@ public sealed class RunPipeline(HarnessEnvironment environment)
                         : value is JsonValue s && s.TryGetValue<string>(out var text) && bool.TryParse(text, out var parsed) ? parsed
                         : throw new ConfigException($"{at} must be true or false."),
                 },
+                _ when ModelOptionKeys.Contains(key) => options with
+                {
+                    LanguageModelOptions = new Dictionary<string, string>(options.LanguageModelOptions) { [key] = ScalarOption(value, at) },
+                },
                 _ => throw new ConfigException($"{cfg.Source}: model_options: " + Suggest.UnknownName("model option", key, ModelOptionKeys)),
             };
         }
         return options;
     }
+
+    private static string ScalarOption(JsonNode? value, string at) =>
+        value is JsonValue v ? v.ToString() : throw new ConfigException($"{at} must be a single value.");
 
     private static string StringOption(JsonNode? value, string at) =>
         value is JsonValue v && v.TryGetValue<string>(out var s) && s.Length > 0 ? s : throw new ConfigException($"{at} must be a non-empty string.");

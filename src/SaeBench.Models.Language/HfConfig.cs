@@ -65,6 +65,7 @@ public static class HfConfig
             ModelType = modelType,
             BosTokenId = f.OptionalInt("bos_token_id"),
             EosTokenId = f.FirstInt("eos_token_id"),
+            PadTokenId = f.FirstInt("pad_token_id"),
             DeclaredDType = f.String("dtype") ?? f.String("torch_dtype"),
         };
         try

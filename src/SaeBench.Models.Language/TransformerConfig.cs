@@ -111,6 +111,7 @@ public sealed record TransformerConfig
 
     public int? BosTokenId { get; init; }
     public int? EosTokenId { get; init; }
+    public int? PadTokenId { get; init; }
 
     /// <summary>The dtype the weights declare (<c>torch_dtype</c> / <c>dtype</c>); computation is float32 regardless.</summary>
     public string? DeclaredDType { get; init; }

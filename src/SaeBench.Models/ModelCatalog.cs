@@ -1,3 +1,5 @@
+using SaeBench.Models.LanguageModels;
+using SaeBench.Models.Language;
 using SaeBench.Core;
 using SaeBench.Core.Models;
 using SaeBench.Models.Cache;
@@ -33,6 +35,11 @@ public static class ModelCatalog
             "activations from .npy or .safetensors files [N, d] or [N, positions, d], optional labels CSV; no forward pass",
             ActivationFileModel.DefaultHook,
             ["any name (--hook)"]),
+        new(HfModelSpec.Prefix + "PATH",
+            "a Hugging Face language model on disk (GPT-2, Pythia, Gemma-2, Llama, Qwen2) over packed windows of a local text corpus; " +
+            "options ,hook= ,processing= ,context= ,dataset= ,field= ,windows= (see 'saebench models info hf:PATH')",
+            "blocks.{layers/2}.hook_resid_post",
+            ["blocks.L.hook_resid_pre|hook_resid_mid|hook_resid_post|hook_attn_out|hook_mlp_out|attn.hook_z"]),
     ];
 
     /// <summary>Checks a spec's syntax without building anything; a <see cref="BadInputException"/> names the valid specs.</summary>
@@ -49,6 +56,23 @@ public static class ModelCatalog
     {
         if (SpecProblem(spec) is { } problem) return [problem];
         var problems = new List<string>();
+        if (spec.StartsWith(HfModelSpec.Prefix, StringComparison.Ordinal))
+        {
+            try
+            {
+                var lm = HfModelSpec.Parse(spec, options);
+                var config = HfConfig.Read(Path.Combine(HfSnapshot.ResolveDirectory(lm.Path), "config.json"));
+                if (lm.Hook is { } lmHook) new HookCatalog(config).Resolve(lmHook);
+                if (lm.Context > config.MaxPositions) problems.Add($"model: context {lm.Context} exceeds the model's {config.MaxPositions} positions.");
+                if (lm.Corpus is { } corpus && !File.Exists(corpus.Path)) problems.Add($"model: dataset '{corpus.Path}' does not exist.");
+            }
+            catch (BadInputException e) { problems.Add(e.Message); }
+            catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException)
+            {
+                problems.Add("model: " + e.Message);
+            }
+            return problems;
+        }
         if (spec.StartsWith(ActivationFileModel.Prefix, StringComparison.Ordinal))
         {
             var parts = spec[ActivationFileModel.Prefix.Length..].Split(',');
@@ -75,6 +99,8 @@ public static class ModelCatalog
         if (string.IsNullOrWhiteSpace(spec)) return $"model: empty model spec. Valid: {ValidText}.";
         if (spec.StartsWith(ActivationFileModel.Prefix, StringComparison.Ordinal))
             return spec.Length == ActivationFileModel.Prefix.Length ? "model: 'file:' needs a path, e.g. file:acts.npy." : null;
+        if (spec.StartsWith(HfModelSpec.Prefix, StringComparison.Ordinal))
+            return spec.Length == HfModelSpec.Prefix.Length ? "model: 'hf:' needs a path, e.g. hf:models/gpt2." : null;
         if (spec is FashionMnistMlpModel.ModelId or SyntheticWorld.ModelId) return null;
         var near = new[] { FashionMnistMlpModel.ModelId, SyntheticWorld.ModelId }
             .OrderBy(k => k.Contains(spec, StringComparison.OrdinalIgnoreCase) || spec.Contains(k, StringComparison.OrdinalIgnoreCase) ? 0 : 1)
@@ -82,7 +108,7 @@ public static class ModelCatalog
         return $"model: unknown model '{spec}' (did you mean '{near}'?). Valid: {ValidText}.";
     }
 
-    private static string ValidText => $"{FashionMnistMlpModel.ModelId}, {SyntheticWorld.ModelId}, file:PATH";
+    private static string ValidText => $"{FashionMnistMlpModel.ModelId}, {SyntheticWorld.ModelId}, file:PATH, hf:PATH";
 
     /// <summary>Builds the model a spec names. With <see cref="ModelOptions.CacheActivations"/> (the default) the
     /// activations of the MLP and the synthetic world go through the on-disk <see cref="ActivationCache"/>.</summary>
@@ -103,7 +129,9 @@ public static class ModelCatalog
         Validate(spec);
         if (spec.StartsWith(ActivationFileModel.Prefix, StringComparison.Ordinal))
             return ActivationFileModel.Open(spec[ActivationFileModel.Prefix.Length..], options);
-        IModelUnderStudy model = spec switch
+        IModelUnderStudy model = spec.StartsWith(HfModelSpec.Prefix, StringComparison.Ordinal)
+            ? LanguageModelUnderStudy.Open(HfModelSpec.Parse(spec, options))
+            : spec switch
         {
             FashionMnistMlpModel.ModelId => FashionMnistMlpModel.Load(options),
             _ => CreateSynthetic(options),

@@ -33,6 +33,13 @@ public sealed record ModelOptions
     /// the test split.</summary>
     public double FileTestFraction { get; init; } = 0.2;
 
+    /// <summary>Options of an <c>hf:</c> language model given outside its spec (a configuration's <c>model_options</c>):
+    /// processing, context, dataset, … (<see cref="LanguageModels.HfModelSpec.Keys"/>); the spec's own keys win.</summary>
+    public IReadOnlyDictionary<string, string> LanguageModelOptions { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Environment variables (<c>HF_HOME</c>, <c>HF_HUB_CACHE</c>, <c>HOME</c> for the Hugging Face cache).</summary>
+    public Func<string, string?> Variables { get; init; } = Environment.GetEnvironmentVariable;
+
     /// <summary>Progress messages (training, caching); null = silent.</summary>
     public Action<string>? Log { get; init; }
 }

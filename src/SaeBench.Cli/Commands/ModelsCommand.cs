@@ -1,3 +1,4 @@
+using SaeBench.Models.Language;
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
@@ -70,7 +71,27 @@ public static class ModelsCommand
         [property: JsonPropertyName("forward_from_hook")] bool ForwardFromHook,
         [property: JsonPropertyName("ground_truth_features")] int? GroundTruthFeatures,
         [property: JsonPropertyName("content_hash")] string ContentHash,
-        [property: JsonPropertyName("description")] string Description);
+        [property: JsonPropertyName("description")] string Description,
+        [property: JsonPropertyName("language_model")] LanguageModelReport? LanguageModel = null);
+
+    /// <summary>What <c>models info hf:PATH --json</c> adds about a language model.</summary>
+    public sealed record LanguageModelReport(
+        [property: JsonPropertyName("family")] string Family,
+        [property: JsonPropertyName("model_type")] string ModelType,
+        [property: JsonPropertyName("path")] string Path,
+        [property: JsonPropertyName("d_model")] int DModel,
+        [property: JsonPropertyName("layers")] int Layers,
+        [property: JsonPropertyName("heads")] int Heads,
+        [property: JsonPropertyName("kv_heads")] int KvHeads,
+        [property: JsonPropertyName("d_head")] int DHead,
+        [property: JsonPropertyName("d_mlp")] int DMlp,
+        [property: JsonPropertyName("vocabulary")] int Vocabulary,
+        [property: JsonPropertyName("context")] int MaxPositions,
+        [property: JsonPropertyName("stored_dtype")] string? StoredDType,
+        [property: JsonPropertyName("parameters")] long Parameters,
+        [property: JsonPropertyName("processing")] string Processing,
+        [property: JsonPropertyName("prepend_bos")] bool PrependBos,
+        [property: JsonPropertyName("hooks")] IReadOnlyList<string> Hooks);
 
     public static ModelReport Describe(IModelUnderStudy model)
     {
@@ -82,12 +103,21 @@ public static class ModelsCommand
             info.TestAccuracy, tasks?.ClassNames, forget,
             model.Capability<IDownstreamLoss>() is not null,
             model.Capability<IGroundTruthFeatures>()?.Directions.Rows,
-            info.ContentHash, info.Description);
+            info.ContentHash, info.Description,
+            model.Capability<LanguageModelUnderStudy>() is { } lm ? DescribeLanguageModel(lm) : null);
+    }
+
+    private static LanguageModelReport DescribeLanguageModel(LanguageModelUnderStudy lm)
+    {
+        var c = lm.Model.Config;
+        return new LanguageModelReport(c.Family.ToString(), c.ModelType, lm.Model.Source ?? "", c.DModel, c.Layers, c.Heads, c.KvHeads, c.HeadDim, c.DMlp,
+            c.Vocab, c.MaxPositions, c.DeclaredDType, lm.Model.Weights.ParameterCount(), lm.Model.Processing.ToString(), lm.PrependsBos,
+            lm.Model.Hooks.All.Select(h => h.Name).ToList());
     }
 
     private static Command CreateInfo(CliContext context)
     {
-        var id = new Argument<string>("model") { Description = "fashion-mnist-mlp, synthetic, or file:PATH[,labels=CSV]." };
+        var id = new Argument<string>("model") { Description = "fashion-mnist-mlp, synthetic, file:PATH[,labels=CSV], or hf:PATH[,hook=…][,processing=…][,context=N][,dataset=PATH]." };
         var hook = HookOption();
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of text." };
         var command = new Command("info", "Show a model's hook, d_model, split sizes, capabilities and (where it has a classifier) test accuracy. " +
@@ -117,6 +147,13 @@ public static class ModelsCommand
             if (r.ForgetClass is not null) o.WriteLine($"forget class:  {r.ForgetClass}");
             o.WriteLine($"forward pass:  {(r.ForwardFromHook ? "yes (downstream-loss evaluators apply)" : "no (downstream-loss evaluators are not applicable)")}");
             if (r.GroundTruthFeatures is int n) o.WriteLine($"ground truth:  {n} known feature directions");
+            if (r.LanguageModel is { } l)
+            {
+                o.WriteLine($"family:        {l.Family} ({l.ModelType}), {l.Layers} layers, d_model {l.DModel}, heads {l.Heads} (kv {l.KvHeads}, d_head {l.DHead}), d_mlp {l.DMlp}");
+                o.WriteLine($"vocabulary:    {l.Vocabulary.ToString(ci)}, positions {l.MaxPositions.ToString(ci)}, stored {l.StoredDType ?? "?"}, {l.Parameters.ToString("N0", ci)} parameters");
+                o.WriteLine($"processing:    {l.Processing}; BOS prepended: {(l.PrependBos ? "yes" : "no")}");
+                o.WriteLine($"hooks:         {l.Hooks.Count} ({string.Join(", ", l.Hooks.Take(6))}{(l.Hooks.Count > 6 ? ", …" : "")})");
+            }
             o.WriteLine($"content hash:  {r.ContentHash}");
             return ExitCodes.Success;
         });
