@@ -125,6 +125,7 @@ public sealed class RunPipeline(HarnessEnvironment environment)
             Seed = request.Config.Seed,
             BatchRows = request.BatchRows,
             ReleaseId = plan.Checkpoints is null ? "suite:" + plan.Suite!.Name : "custom",
+            AllowModelMismatch = request.Config.AllowModelMismatch,
         };
         environment.Log.WriteLine($"run: model {model.Info.Id} ({model.Info.Hook}, d_model {model.Info.DModel}), {checkpoints.Count} checkpoints × " +
                                   $"{plan.Evaluators.Count} evaluators, backend {plan.Backend.Description}, output {plan.OutputDirectory}");

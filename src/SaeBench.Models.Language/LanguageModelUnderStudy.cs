@@ -38,7 +38,7 @@ public sealed record LanguageModelSpec(
 /// (<see cref="IDownstreamLoss"/>, logits reduced chunk by chunk), token text for contexts (<see cref="IExampleText"/>)
 /// and the model's text side for evaluators with their own prompts (<see cref="ITextModel"/>).
 /// </summary>
-public sealed class LanguageModelUnderStudy : IModelUnderStudy, IDownstreamLoss, IExampleText, ITextModel, IDisposable
+public sealed class LanguageModelUnderStudy : IModelUnderStudy, IDownstreamLoss, IExampleText, ITextModel, ICheckpointCompatibility, IDisposable
 {
     public const string Prefix = "hf:";
 
@@ -102,6 +102,19 @@ public sealed class LanguageModelUnderStudy : IModelUnderStudy, IDownstreamLoss,
     public TokenWindows Windows(Split split) => split == Split.Train ? _data.Value.Train : _data.Value.Test;
 
     public void Dispose() => _tokenizer.Dispose();
+
+    /// <summary>The model's name where it is known for sure: the repo id of a Hugging Face cache folder; else null.</summary>
+    public string? ModelName
+    {
+        get
+        {
+            var dir = new DirectoryInfo(HfSnapshot.ResolveDirectory(_spec.Path));
+            var repo = dir.Parent?.Name == "snapshots" ? dir.Parent.Parent?.Name : null;
+            return repo is not null && repo.StartsWith("models--", StringComparison.Ordinal) ? repo["models--".Length..].Replace("--", "/") : null;
+        }
+    }
+
+    public IReadOnlyList<string> Problems(Core.Autoencoders.SaeConfig config) => CheckpointCompatibility.Problems(config, _hook, Model, ModelName);
 
     public IReadOnlyList<string> Tokens(Split split, int example)
     {

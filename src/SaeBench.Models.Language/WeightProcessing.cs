@@ -21,7 +21,7 @@ public sealed record WeightProcessing(bool FoldLn, bool CenterWritingWeights, bo
     public static IReadOnlyList<string> PresetNames { get; } = ["none", "tl-default"];
 
     /// <summary>
-    /// <c>none</c>, <c>tl-default</c>, or a comma-separated list of flags
+    /// <c>none</c>, <c>tl-default</c>, or a list of flags separated by commas or <c>+</c>
     /// (<c>fold_ln,center_writing_weights,center_unembed,fold_value_biases</c>).
     /// </summary>
     public static WeightProcessing Parse(string text)
@@ -30,7 +30,7 @@ public sealed record WeightProcessing(bool FoldLn, bool CenterWritingWeights, bo
         if (t is "none" or "") return None;
         if (t is "tl-default" or "tl_default" or "default") return TlDefault;
         bool fold = false, centerWriting = false, centerUnembed = false, foldValue = false;
-        foreach (var part in t.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        foreach (var part in t.Split([',', '+'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             switch (part.Replace('-', '_'))
             {

@@ -23,11 +23,12 @@ public static class RunCommand
         var batchRows = new Option<int>("--batch-rows") { Description = "Tokens per evaluation batch (memory ∝ batch × d_sae).", DefaultValueFactory = _ => 2048 };
         var noReport = new Option<bool>("--no-report") { Description = "Write result files and the manifest only; build tables and figures later with 'saebench report'." };
         var noImages = new Option<bool>("--no-images") { Description = "Skip SVG/PNG rendering (no Node.js needed)." };
+        var allowMismatch = new Option<bool>("--allow-model-mismatch") { Description = "Run checkpoints whose recorded model name, hook or weight processing differ from the model under study (the width must still fit)." };
 
         var command = new Command("run", "Run every registered evaluator on every checkpoint and write SAEBench-compatible results, CSV tables, figures and report.html. " +
                                          "Everything is validated first: every problem is reported together, before anything is trained or loaded. " + ExitCodes.HelpText)
         {
-            config, model, evals, output, force, shard, backend, seed, batchRows, noReport, noImages,
+            config, model, evals, output, force, shard, backend, seed, batchRows, noReport, noImages, allowMismatch,
         };
         command.SetAction((parse, cancellation) => Task.Run(() =>
         {
@@ -38,6 +39,7 @@ public static class RunCommand
             if (parse.GetValue(output) is { } o) cfg = cfg with { Output = context.Harness.Resolve(o) };
             if (parse.GetValue(backend) is { } b) cfg = cfg with { Backend = b };
             if (parse.GetValue(seed) is { } s) cfg = cfg with { Seed = s };
+            if (parse.GetValue(allowMismatch)) cfg = cfg with { AllowModelMismatch = true };
             if (parse.GetValue(evals) is { } list)
                 cfg = cfg with { Evaluators = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(id => new EvaluatorRequest(id, [])).ToList() };
             var request = new RunRequest(cfg)

@@ -14,7 +14,7 @@ public sealed record EvaluatorRequest(string Id, JsonObject Options);
 public sealed record RunConfig
 {
     public static readonly IReadOnlyList<string> Keys =
-        ["model", "model_options", "activations", "labels", "checkpoints", "suite", "evaluators", "backend", "output", "seed"];
+        ["model", "model_options", "activations", "labels", "checkpoints", "suite", "evaluators", "backend", "output", "seed", "allow_model_mismatch"];
 
     /// <summary><c>fashion-mnist-mlp</c>, <c>synthetic</c> or <c>file</c> (then <see cref="Activations"/> is required).</summary>
     public string Model { get; init; } = "fashion-mnist-mlp";
@@ -30,6 +30,8 @@ public sealed record RunConfig
     public string Backend { get; init; } = "cpu";
     public string Output { get; init; } = "results";
     public int Seed { get; init; }
+    /// <summary>Run checkpoints whose recorded model, hook or processing differ from the model under study.</summary>
+    public bool AllowModelMismatch { get; init; }
     public string Source { get; init; } = "(embedded default)";
     public string BaseDirectory { get; init; } = Directory.GetCurrentDirectory();
 
@@ -67,6 +69,10 @@ public sealed record RunConfig
                 "evaluators" => config with { Evaluators = ParseEvaluators(value, at) },
                 "backend" => config with { Backend = Scalar(value, at) },
                 "output" => config with { Output = Scalar(value, at) },
+                "allow_model_mismatch" => config with
+                {
+                    AllowModelMismatch = bool.TryParse(Scalar(value, at), out var allow) ? allow : throw new ConfigException($"{at} must be true or false."),
+                },
                 "seed" => config with { Seed = int.TryParse(Scalar(value, at), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var s) ? s : throw new ConfigException($"{at} must be an integer.") },
                 _ => throw new ConfigException($"{source}: line {keyNode.Start.Line}: " + Suggest.UnknownName("top-level key", key, Keys)),
             };

@@ -40,6 +40,10 @@ public sealed record RunSettings(
     /// <summary>Rows (tokens) per evaluation batch: memory is bounded by BatchRows × d_sae.</summary>
     public int BatchRows { get; init; } = 2048;
     public string ReleaseId { get; init; } = "custom";
+
+    /// <summary>Run checkpoints whose recorded model, hook or processing differ from the model under study (the width must
+    /// still fit). Off by default: such a checkpoint's jobs fail, saying what differs.</summary>
+    public bool AllowModelMismatch { get; init; }
 }
 
 /// <summary>
@@ -118,6 +122,12 @@ public sealed class Runner(RunSettings settings, IRunObserver? observer = null)
                 continue;
             }
 
+            if (Mismatch(ck, loaded, model) is { } mismatch)
+            {
+                foreach (var (ev, job) in pending) Fail(ck, sha, ev, job, mismatch, 0, model, failed, loaded);
+                continue;
+            }
+
             try
             {
                 RunCheckpointJobs(ck, sha!, loaded, pending, model, cancellation, done, failed, notApplicable);
@@ -132,6 +142,17 @@ public sealed class Runner(RunSettings settings, IRunObserver? observer = null)
         var manifest = new RunManifest(planned, done, skipped, failed, notApplicable, interrupted);
         manifest.WriteTo(Path.Combine(settings.OutputDirectory, RunManifest.FileName(settings.Shard.Index, settings.Shard.Count)));
         return manifest;
+    }
+
+    /// <summary>Why a checkpoint does not fit the model (its width never can; model, hook and processing unless allowed), or null.</summary>
+    private string? Mismatch(RunCheckpoint ck, LoadedCheckpoint loaded, IModelUnderStudy model)
+    {
+        if (loaded.Info.DIn != model.Info.DModel)
+            return $"{ck.Path}: d_in is {loaded.Info.DIn}, but the model's hook {model.Info.Hook} has width {model.Info.DModel}; the SAE does not fit this model or hook.";
+        if (settings.AllowModelMismatch || model.Capability<ICheckpointCompatibility>() is not { } compatibility) return null;
+        var problems = compatibility.Problems(loaded.Sae.Config);
+        return problems.Count == 0 ? null
+            : $"{ck.Path}: made for another model or hook: {string.Join("; ", problems)} (set allow_model_mismatch: true, or --allow-model-mismatch, to run it anyway)";
     }
 
     private sealed class ActiveJob(PlannedEvaluator ev, PlannedJob job, IEvaluationJob? instance)

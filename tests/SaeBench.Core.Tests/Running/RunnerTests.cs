@@ -1,3 +1,4 @@
+using SaeBench.Core.Models;
 using SaeBench.TestKit;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -125,6 +126,39 @@ public class RunnerTests
         Assert.Single(newCode.Done);
         var newSeed = new Runner(Settings() with { Harness = new HarnessVersion("0.1.0", "asm:other", null), Seed = 5 }).Run([Checkpoint("a")], [Plan(new MeanEvaluator())], _model);
         Assert.Single(newSeed.Done);
+    }
+
+    [Fact]
+    public void A_checkpoint_of_another_width_fails_its_jobs_saying_why()
+    {
+        var wide = new RunCheckpoint("wide", "/x/wide", new Dictionary<string, string>(), () => "sha-wide",
+            () => new LoadedCheckpoint(Sae.Identity(D + 1), new CheckpointInfo
+            {
+                Path = "/x/wide", Format = "native", Architecture = "identity", DIn = D + 1, DSae = D + 1, Dtype = "float32",
+                ApplyBDecToInput = false, InputScale = 1, Files = [],
+            }));
+        var manifest = new Runner(Settings()).Run([wide, Checkpoint("ok")], [Plan(new MeanEvaluator())], _model);
+        var failure = Assert.Single(manifest.Failed);
+        Assert.Contains("d_in is " + (D + 1), failure.Error);
+        Assert.Single(manifest.Done);
+    }
+
+    [Fact]
+    public void A_checkpoint_made_for_another_model_is_refused_unless_allowed()
+    {
+        var model = new Mismatching(_model, "hook_name is 'blocks.3.hook_resid_post' but the model under study reads 'fake.hook'");
+        var refused = new Runner(Settings()).Run([Checkpoint("a")], [Plan(new MeanEvaluator())], model);
+        Assert.Contains("allow_model_mismatch", Assert.Single(refused.Failed).Error);
+        var allowed = new Runner(Settings() with { AllowModelMismatch = true }).Run([Checkpoint("a")], [Plan(new MeanEvaluator())], model);
+        Assert.Single(allowed.Done);
+    }
+
+    private sealed class Mismatching(IModelUnderStudy inner, string problem) : IModelUnderStudy, ICheckpointCompatibility
+    {
+        public ModelInfo Info => inner.Info;
+        public IActivationSource Activations(Split split) => inner.Activations(split);
+        public T? Capability<T>() where T : class => this as T ?? inner.Capability<T>();
+        public IReadOnlyList<string> Problems(SaeConfig config) => [problem];
     }
 
     [Fact]
