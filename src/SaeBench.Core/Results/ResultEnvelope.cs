@@ -104,7 +104,8 @@ public sealed record ResultEnvelope(
             ["datetime_epoch_millis"] = DatetimeEpochMillis,
             ["eval_result_metrics"] = metrics,
             ["eval_result_details"] = details,
-            ["sae_bench_commit_hash"] = null,
+            // SAEBench's schema requires a string here; we are not SAEBench, so it names this harness's build instead.
+            ["sae_bench_commit_hash"] = "saebench-net:" + (p.Commit ?? p.CodeVersion),
             ["sae_lens_id"] = p.Checkpoint.Id,
             ["sae_lens_release_id"] = ReleaseId,
             ["sae_lens_version"] = null,
