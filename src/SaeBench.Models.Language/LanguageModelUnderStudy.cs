@@ -19,6 +19,7 @@ namespace SaeBench.Models.Language;
 /// <param name="PrependBos">BOS at the start of every window; null = the family's rule (TransformerLens's default_prepend_bos).</param>
 /// <param name="Seed">Seed of the window shuffle.</param>
 /// <param name="BatchWindows">Windows per forward pass (memory ∝ BatchWindows × Context × d_model).</param>
+/// <param name="DataDirectory">Where relative paths of labelled datasets start (the run configuration's folder).</param>
 public sealed record LanguageModelSpec(
     string Path,
     string? Hook = null,
@@ -29,7 +30,8 @@ public sealed record LanguageModelSpec(
     double TestFraction = 0.25,
     bool? PrependBos = null,
     ulong Seed = 0,
-    int BatchWindows = 16);
+    int BatchWindows = 16,
+    string? DataDirectory = null);
 
 /// <summary>
 /// A Hugging Face language model as a model under study: activations at one TransformerLens hook over packed windows of
@@ -38,7 +40,7 @@ public sealed record LanguageModelSpec(
 /// (<see cref="IDownstreamLoss"/>, logits reduced chunk by chunk), token text for contexts (<see cref="IExampleText"/>)
 /// and the model's text side for evaluators with their own prompts (<see cref="ITextModel"/>).
 /// </summary>
-public sealed class LanguageModelUnderStudy : IModelUnderStudy, IDownstreamLoss, IExampleText, ITextModel, ICheckpointCompatibility, IDisposable
+public sealed class LanguageModelUnderStudy : IModelUnderStudy, IDownstreamLoss, IExampleText, ITextModel, ICheckpointCompatibility, ILabelledTextSource, IDisposable
 {
     public const string Prefix = "hf:";
 
@@ -113,6 +115,10 @@ public sealed class LanguageModelUnderStudy : IModelUnderStudy, IDownstreamLoss,
             return repo is not null && repo.StartsWith("models--", StringComparison.Ordinal) ? repo["models--".Length..].Replace("--", "/") : null;
         }
     }
+
+    /// <summary>Reads a labelled text file; a relative path is taken from <see cref="LanguageModelSpec.DataDirectory"/>.</summary>
+    public LabelledTexts Read(LabelledTextRequest request) =>
+        LabelledTextFiles.Read(request with { Path = System.IO.Path.GetFullPath(System.IO.Path.Combine(_spec.DataDirectory ?? Directory.GetCurrentDirectory(), request.Path)) });
 
     public IReadOnlyList<string> Problems(Core.Autoencoders.SaeConfig config) => CheckpointCompatibility.Problems(config, _hook, Model, ModelName);
 
@@ -287,6 +293,8 @@ public sealed class LanguageModelUnderStudy : IModelUnderStudy, IDownstreamLoss,
         public int VocabularySize => vocabulary;
 
         public int[] Encode(string text, bool? prependBos = null) => tokenizer.Encode(text, prependBos);
+
+        public bool IsSpecial(int id) => special.Contains(id);
 
         public string? TokenText(int id)
         {

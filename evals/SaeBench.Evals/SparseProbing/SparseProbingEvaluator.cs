@@ -18,8 +18,27 @@ public sealed record SparseProbingOptions : EvaluatorOptions
     /// <summary>Sizes of the top-k latent (and model-dimension) probes.</summary>
     public int[] KValues { get; init; } = [1, 2, 5];
 
+    /// <summary>Labelled text datasets to probe a language model on, each with its file(s) and fields (see README).
+    /// Empty = the model's own classes (classifiers) — a language model then needs datasets.</summary>
+    public IReadOnlyList<TextDatasetOptions> Datasets { get; init; } = [];
+
+    /// <summary>SAEBench's dataset names to probe, their files looked up in <see cref="DataDirectory"/> as
+    /// <c>NAME.{parquet,jsonl,csv}</c> with <c>/</c> → <c>__</c> (fields and classes from SAEBench's table).</summary>
+    public IReadOnlyList<string> DatasetNames { get; init; } = [];
+
+    /// <summary>Folder of the files of <see cref="DatasetNames"/> (relative to the run configuration).</summary>
+    public string? DataDirectory { get; init; }
+
+    /// <summary>Tokens kept of each text (SAEBench's context_length).</summary>
+    public int ContextLength { get; init; } = 128;
+
     public override IEnumerable<string> Validate()
     {
+        if (ContextLength < 1) yield return $"context_length: {ContextLength} must be at least 1.";
+        if (DatasetNames.Count > 0 && DataDirectory is null) yield return "data_directory: give the folder holding the files of dataset_names.";
+        foreach (var name in DatasetNames.Where(n => SaeBenchTextDatasets.Find(n) is null))
+            yield return $"dataset_names: '{name}' is not one of SAEBench's datasets ({string.Join(", ", SaeBenchTextDatasets.All.Select(d => d.Name))}); give it under datasets: with its fields.";
+        foreach (var d in Datasets.Where(d => string.IsNullOrWhiteSpace(d.Path))) yield return $"datasets: '{d.Name}' needs a path.";
         if (TrainSize < 2) yield return $"train_size: {TrainSize} must be at least 2 (one positive, one negative).";
         if (TestSize < 2) yield return $"test_size: {TestSize} must be at least 2 (one positive, one negative).";
         if (KValues is null || KValues.Length == 0) yield return "k_values: give at least one k.";
@@ -40,14 +59,40 @@ public sealed class SparseProbingEvaluator : Evaluator<SparseProbingOptions>
     private const string Salt = "sparse_probing";
 
     public override EvaluatorInfo Info { get; } = new("sparse_probing", "Sparse probing",
-        "One-vs-rest logistic probes per class on the top-k latents (by mean difference), on all latents and on the model's activations.", Version: "1");
+        "One-vs-rest logistic probes per class on the top-k latents (by mean difference), on all latents and on the model's activations.", Version: "2");
 
     protected override IEvaluationJob Start(EvaluationContext context, SparseProbingOptions options)
     {
-        if (!context.Model.TryGet<ILabelledTasks>(out var tasks, out var why)) throw new NotApplicableException(why);
+        var datasets = TextDatasets(options);
+        if (datasets.Count > 0)
+        {
+            if (!context.Model.TryGet<ITextModel>(out var text, out var whyText)) throw new NotApplicableException(whyText + "; text datasets need a language model");
+            if (!context.Model.TryGet<ILabelledTextSource>(out var files, out whyText)) throw new NotApplicableException(whyText);
+            return new TextJob(context, options, text, files, datasets);
+        }
+        if (!context.Model.TryGet<ILabelledTasks>(out var tasks, out var why))
+            throw new NotApplicableException(context.Model.Capability<ITextModel>() is not null
+                ? $"model '{context.Model.Info.Id}' is a language model: give sparse_probing datasets (datasets: [{{name, path, text_field, label_field}}] or dataset_names with data_directory)"
+                : why);
         if (tasks.Tasks.ClassNames.Count < 2)
             throw new NotApplicableException($"model '{context.Model.Info.Id}' has {tasks.Tasks.ClassNames.Count} class(es); one-vs-rest probing needs at least 2");
         return new Job(context, options, tasks);
+    }
+
+    /// <summary>The datasets the options name: explicit ones, then SAEBench's by name (fields and classes from its table).</summary>
+    public static IReadOnlyList<TextDatasetOptions> TextDatasets(SparseProbingOptions options)
+    {
+        var list = new List<TextDatasetOptions>(options.Datasets);
+        foreach (var name in options.DatasetNames)
+        {
+            var known = SaeBenchTextDatasets.Find(name)!;
+            list.Add(new TextDatasetOptions
+            {
+                Name = name, Path = Path.Combine(options.DataDirectory ?? ".", name.Replace("/", "__")), TextField = known.TextField,
+                LabelField = known.LabelField, SplitField = "split", Classes = known.Classes,
+            });
+        }
+        return list;
     }
 
     /// <summary>The examples of one class's task.</summary>
@@ -132,6 +177,111 @@ public sealed class SparseProbingEvaluator : Evaluator<SparseProbingOptions>
         return LogisticRegression.Fit(tr, yTrain).Accuracy(te, yTest);
     }
 
+    /// <summary>What probing one dataset gave: per-class rows and, per probe, the accuracy of each probed class.</summary>
+    private sealed record DatasetOutcome(string Name, JsonArray Classes, List<double>[] Sae, List<double>[] Llm, int Probed, int Skipped);
+
+    /// <summary>
+    /// The one-vs-rest probes of every task of one dataset on its pooled features (SAE latents and model activations;
+    /// train and test pooled separately, rows by example id). For each task: top-k by mean difference, then full width.
+    /// </summary>
+    private static DatasetOutcome ProbeDataset(string name, ClassTask[] tasks, IReadOnlyList<string> classNames, int[] ks,
+        PooledExamples train, PooledExamples test, CancellationToken cancellation)
+    {
+        var classRows = new JsonArray();
+        var sae = new List<double>[ks.Length + 1];
+        var llm = new List<double>[ks.Length + 1];
+        for (int i = 0; i <= ks.Length; i++) { sae[i] = []; llm[i] = []; }
+        int probed = 0;
+        foreach (var task in tasks)
+        {
+            var row = new JsonObject
+            {
+                ["class"] = classNames[task.Class],
+                ["train_positives"] = task.TrainPositives.Length,
+                ["train_negatives"] = task.TrainNegatives.Length,
+                ["test_positives"] = task.TestPositives.Length,
+                ["test_negatives"] = task.TestNegatives.Length,
+            };
+            classRows.Add(row);
+            if (Skip(task) is { } reason)
+            {
+                row["skipped"] = reason;
+                continue;
+            }
+            probed++;
+            cancellation.ThrowIfCancellationRequested();
+            int[] trainIdx = [.. task.TrainPositives, .. task.TrainNegatives];
+            int[] testIdx = [.. task.TestPositives, .. task.TestNegatives];
+            var yTrain = ProbeLabels.PositivesThenNegatives(task.TrainPositives.Length, task.TrainNegatives.Length);
+            var yTest = ProbeLabels.PositivesThenNegatives(task.TestPositives.Length, task.TestNegatives.Length);
+            foreach (var (probe, sink, trainSet, testSet) in new[]
+                     {
+                         ("sae", sae, train.Latents!, test.Latents!),
+                         ("llm", llm, train.Activations!, test.Activations!),
+                     })
+            {
+                using var xTrain = train.Gather(trainSet, trainIdx);
+                using var xTest = test.Gather(testSet, testIdx);
+                // One ranking (best first, a total order) serves every k: the top k is its first k entries.
+                var ranked = FeatureRanking.TopKByMeanDifference(xTrain, yTrain, ks.Where(k => k <= xTrain.Cols).DefaultIfEmpty(0).Max());
+                for (int i = 0; i < ks.Length; i++)
+                {
+                    double? acc = null;
+                    if (ks[i] <= xTrain.Cols)
+                    {
+                        acc = ProbeAccuracy(xTrain, yTrain, xTest, yTest, ranked[..ks[i]]);
+                        sink[i].Add(acc.Value);
+                    }
+                    row[$"{probe}_top_{ks[i]}_test_accuracy"] = acc;
+                }
+                cancellation.ThrowIfCancellationRequested();
+                double full = ProbeAccuracy(xTrain, yTrain, xTest, yTest, null);
+                sink[ks.Length].Add(full);
+                row[$"{probe}_test_accuracy"] = full;
+            }
+        }
+        return new DatasetOutcome(name, classRows, sae, llm, probed, tasks.Length - probed);
+    }
+
+    /// <summary>Per dataset: the mean over its probed classes; metrics: the mean over datasets (SAEBench's aggregation).</summary>
+    private static EvalResult Aggregate(IReadOnlyList<DatasetOutcome> outcomes, int[] ks)
+    {
+        static double? Mean(IEnumerable<double> v) => v.Any() ? v.Average() : null;
+        var details = new List<JsonObject>();
+        var perDataset = new List<(double? Llm, double?[] LlmK, double? Sae, double?[] SaeK)>();
+        foreach (var o in outcomes)
+        {
+            var llmK = ks.Select((_, i) => Mean(o.Llm[i])).ToArray();
+            var saeK = ks.Select((_, i) => Mean(o.Sae[i])).ToArray();
+            double? llm = Mean(o.Llm[ks.Length]), sae = Mean(o.Sae[ks.Length]);
+            perDataset.Add((llm, llmK, sae, saeK));
+            var detail = new JsonObject { ["dataset_name"] = o.Name, ["classes_probed"] = o.Probed, ["classes_skipped"] = o.Skipped };
+            detail["llm_test_accuracy"] = llm;
+            for (int i = 0; i < ks.Length; i++) detail[$"llm_top_{ks[i]}_test_accuracy"] = llmK[i];
+            detail["sae_test_accuracy"] = sae;
+            for (int i = 0; i < ks.Length; i++) detail[$"sae_top_{ks[i]}_test_accuracy"] = saeK[i];
+            details.Add(detail);
+        }
+        double? Over(Func<(double? Llm, double?[] LlmK, double? Sae, double?[] SaeK), double?> pick) =>
+            Mean(perDataset.Select(pick).OfType<double>());
+        var metrics = new List<MetricValue> { new(SparseProbingMetrics.LlmTestAccuracy, Over(d => d.Llm)) };
+        for (int i = 0; i < ks.Length; i++) { int k = i; metrics.Add(new(SparseProbingMetrics.LlmTopK(ks[i]), Over(d => d.LlmK[k]))); }
+        metrics.Add(new(SparseProbingMetrics.SaeTestAccuracy, Over(d => d.Sae)));
+        for (int i = 0; i < ks.Length; i++) { int k = i; metrics.Add(new(SparseProbingMetrics.SaeTopK(ks[i]), Over(d => d.SaeK[k]))); }
+        var unstructured = new JsonObject
+        {
+            ["datasets"] = new JsonArray(outcomes.Select(o => (JsonNode)new JsonObject { ["dataset"] = o.Name, ["classes"] = o.Classes }).ToArray()),
+        };
+        if (outcomes.All(o => o.Probed == 0)) unstructured["status"] = "no class has both positive and negative examples in both splits";
+        return new EvalResult(metrics, details, unstructured);
+    }
+
+    private static string? Skip(ClassTask t) =>
+        t.TrainPositives.Length == 0 || t.TrainNegatives.Length == 0 ? "no train positives or negatives"
+        : t.TestPositives.Length == 0 || t.TestNegatives.Length == 0 ? "no test positives or negatives"
+        : null;
+
+    /// <summary>The model's own classification task (classifiers, the synthetic world, labelled activation files).</summary>
     private sealed class Job : IEvaluationJob
     {
         private readonly EvaluationContext _context;
@@ -160,91 +310,38 @@ public sealed class SparseProbingEvaluator : Evaluator<SparseProbingOptions>
             cancellation.ThrowIfCancellationRequested();
             var train = ExampleEncoding.EncodePooled(_context, Split.Train,
                 runnable.SelectMany(t => t.TrainPositives.Concat(t.TrainNegatives)), latents: true, activations: true, cancellation);
+            // One dataset: the model's classification task.
+            var outcome = ProbeDataset($"{_context.Model.Info.Id}/classes", _tasks, _catalog.ClassNames, _options.KValues, train, test, cancellation);
+            return Aggregate([outcome], _options.KValues);
+        }
+    }
 
-            var ks = _options.KValues;
-            var classRows = new JsonArray();
-            var sae = new List<double>[ks.Length + 1];
-            var llm = new List<double>[ks.Length + 1];
-            for (int i = 0; i <= ks.Length; i++) { sae[i] = []; llm[i] = []; }
-            foreach (var task in _tasks)
+    /// <summary>Labelled text datasets on a language model (SAEBench's protocol; see README).</summary>
+    private sealed class TextJob(EvaluationContext context, SparseProbingOptions options, ITextModel model, ILabelledTextSource files,
+        IReadOnlyList<TextDatasetOptions> datasets) : IEvaluationJob
+    {
+        public void Observe(SaeBatch batch) { }
+
+        public EvalResult Complete(CancellationToken cancellation)
+        {
+            var outcomes = new List<DatasetOutcome>();
+            int seed = Sampling.Derive(context.Seed, Salt);
+            foreach (var dataset in datasets)
             {
-                var row = new JsonObject
-                {
-                    ["class"] = _catalog.ClassNames[task.Class],
-                    ["train_positives"] = task.TrainPositives.Length,
-                    ["train_negatives"] = task.TrainNegatives.Length,
-                    ["test_positives"] = task.TestPositives.Length,
-                    ["test_negatives"] = task.TestNegatives.Length,
-                };
-                classRows.Add(row);
-                if (Skip(task) is { } reason)
-                {
-                    row["skipped"] = reason;
-                    continue;
-                }
                 cancellation.ThrowIfCancellationRequested();
-                int[] trainIdx = [.. task.TrainPositives, .. task.TrainNegatives];
-                int[] testIdx = [.. task.TestPositives, .. task.TestNegatives];
-                var yTrain = ProbeLabels.PositivesThenNegatives(task.TrainPositives.Length, task.TrainNegatives.Length);
-                var yTest = ProbeLabels.PositivesThenNegatives(task.TestPositives.Length, task.TestNegatives.Length);
-                foreach (var (name, sink, trainSet, testSet) in new[]
-                         {
-                             ("sae", sae, train.Latents!, test.Latents!),
-                             ("llm", llm, train.Activations!, test.Activations!),
-                         })
-                {
-                    using var xTrain = train.Gather(trainSet, trainIdx);
-                    using var xTest = test.Gather(testSet, testIdx);
-                    // One ranking (best first, a total order) serves every k: the top k is its first k entries.
-                    var ranked = FeatureRanking.TopKByMeanDifference(xTrain, yTrain, ks.Where(k => k <= xTrain.Cols).DefaultIfEmpty(0).Max());
-                    for (int i = 0; i < ks.Length; i++)
-                    {
-                        double? acc = null;
-                        if (ks[i] <= xTrain.Cols)
-                        {
-                            acc = ProbeAccuracy(xTrain, yTrain, xTest, yTest, ranked[..ks[i]]);
-                            sink[i].Add(acc.Value);
-                        }
-                        row[$"{name}_top_{ks[i]}_test_accuracy"] = acc;
-                    }
-                    cancellation.ThrowIfCancellationRequested();
-                    double full = ProbeAccuracy(xTrain, yTrain, xTest, yTest, null);
-                    sink[ks.Length].Add(full);
-                    row[$"{name}_test_accuracy"] = full;
-                }
+                var data = LabelledDataset.Load(files, dataset, seed);
+                var tasks = Plan(data.TrainClasses, data.TestClasses, data.ClassNames.Count, options.TrainSize, options.TestSize, seed);
+                var trainIds = tasks.Where(t => Skip(t) is null).SelectMany(t => t.TrainPositives.Concat(t.TrainNegatives)).Distinct().Order().ToArray();
+                var testIds = tasks.Where(t => Skip(t) is null).SelectMany(t => t.TestPositives.Concat(t.TestNegatives)).Distinct().Order().ToArray();
+                var train = Reindexed(TextExamples.EncodePooled(context, model, trainIds.Select(i => data.TrainTexts[i]).ToList(), options.ContextLength, cancellation), trainIds);
+                var test = Reindexed(TextExamples.EncodePooled(context, model, testIds.Select(i => data.TestTexts[i]).ToList(), options.ContextLength, cancellation), testIds);
+                outcomes.Add(ProbeDataset(dataset.Name + "_results", tasks, data.ClassNames, options.KValues, train, test, cancellation));
             }
-
-            // One dataset (the model's classification task): mean over its classes, then over datasets (here: one).
-            string dataset = $"{_context.Model.Info.Id}/classes";
-            var metrics = new List<MetricValue>();
-            var detail = new JsonObject { ["dataset"] = dataset, ["classes_probed"] = runnable.Length, ["classes_skipped"] = _tasks.Length - runnable.Length };
-            double? Mean(List<double> v) => v.Count > 0 ? v.Average() : null;
-            metrics.Add(new(SparseProbingMetrics.LlmTestAccuracy, Mean(llm[ks.Length])));
-            detail["llm_test_accuracy"] = Mean(llm[ks.Length]);
-            for (int i = 0; i < ks.Length; i++)
-            {
-                metrics.Add(new(SparseProbingMetrics.LlmTopK(ks[i]), Mean(llm[i])));
-                detail[$"llm_top_{ks[i]}_test_accuracy"] = Mean(llm[i]);
-            }
-            metrics.Add(new(SparseProbingMetrics.SaeTestAccuracy, Mean(sae[ks.Length])));
-            detail["sae_test_accuracy"] = Mean(sae[ks.Length]);
-            for (int i = 0; i < ks.Length; i++)
-            {
-                metrics.Add(new(SparseProbingMetrics.SaeTopK(ks[i]), Mean(sae[i])));
-                detail[$"sae_top_{ks[i]}_test_accuracy"] = Mean(sae[i]);
-            }
-            var unstructured = new JsonObject
-            {
-                ["datasets"] = new JsonArray(new JsonObject { ["dataset"] = dataset, ["classes"] = classRows }),
-            };
-            if (runnable.Length == 0) unstructured["status"] = "no class has both positive and negative examples in both splits";
-            return new EvalResult(metrics, [detail], unstructured);
+            return Aggregate(outcomes, options.KValues);
         }
 
-        private static string? Skip(ClassTask t) =>
-            t.TrainPositives.Length == 0 || t.TrainNegatives.Length == 0 ? "no train positives or negatives"
-            : t.TestPositives.Length == 0 || t.TestNegatives.Length == 0 ? "no test positives or negatives"
-            : null;
+        /// <summary>Pooled rows 0..n−1 renamed to the dataset's example ids.</summary>
+        private static PooledExamples Reindexed(PooledExamples pooled, int[] ids) => new(ids, pooled.Latents, pooled.Activations);
     }
 }
 

@@ -36,6 +36,9 @@ public interface ITextTokenizer
     /// <summary>The text of one token as it reads in a decoded string (SentencePiece's ▁ as a space), or null for a
     /// special or undecodable token.</summary>
     string? TokenText(int id);
+
+    /// <summary>BOS, EOS and padding: positions that never count (SAEBench masks them before pooling).</summary>
+    bool IsSpecial(int id);
 }
 
 /// <summary>An intervention at the hook: rewrites the hook's values (rows as in <see cref="ITextModel.HookActivations"/>)

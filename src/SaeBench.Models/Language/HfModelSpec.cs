@@ -71,7 +71,8 @@ public static class HfModelSpec
             TestFraction: testFraction,
             PrependBos: prependBos,
             Seed: (ulong)Int("seed", 0, 0),
-            BatchWindows: Int("batch_windows", 16, 1));
+            BatchWindows: Int("batch_windows", 16, 1),
+            DataDirectory: options.WorkingDirectory);
     }
 
     /// <summary>The corpus used when the spec names none: the repository's shipped text.</summary>

@@ -100,7 +100,7 @@ public class SparseProbingEvaluatorTests
         Assert.Equal(2, Classes(r).Count);
         Assert.Equal(1.0, (double)Classes(r)[0]!["sae_top_1_test_accuracy"]!);
         var detail = Assert.Single(r.Details);
-        Assert.Equal("fake/classes", (string)detail["dataset"]!);
+        Assert.Equal("fake/classes", (string)detail["dataset_name"]!);
     }
 
     [Fact]
