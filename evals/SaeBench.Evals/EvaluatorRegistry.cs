@@ -17,6 +17,7 @@ public static class EvaluatorRegistry
     [
         new CoreEvaluator(),
         new SparseProbingEvaluator(),
+        new FirstLetterAbsorptionEvaluator(),
         new AbsorptionEvaluator(),
         new UnlearningEvaluator(),
         new AutointerpEvaluator(),

@@ -6,7 +6,7 @@ using SaeBench.Evals.Shared;
 
 namespace SaeBench.Evals.Absorption;
 
-/// <summary>Options of the <c>absorption_first_letter</c> evaluator.</summary>
+/// <summary>Options of the <c>absorption_hierarchy</c> evaluator.</summary>
 public sealed record AbsorptionOptions : EvaluatorOptions
 {
     /// <summary>Train examples per parent: up to half with the parent concept, as many without.</summary>
@@ -43,16 +43,17 @@ public sealed record AbsorptionOptions : EvaluatorOptions
 }
 
 /// <summary>
-/// Feature absorption (SAEBench's first-letter task generalised to the model's parent/child concepts; METRICS.md
-/// <c>absorption</c>): ground-truth probes per parent, k-sparse probes and feature splits, per-example absorption
-/// fraction and full absorption, per-parent details and the overall means.
+/// Feature absorption on the model's parent/child concepts (SAEBench's first-letter procedure generalised to a concept
+/// hierarchy; METRICS.md <c>absorption</c>): ground-truth probes per parent, k-sparse probes and feature splits,
+/// per-example absorption fraction and full absorption, per-parent details and the overall means. For language models
+/// the first-letter task itself is <see cref="FirstLetterAbsorptionEvaluator"/>.
 /// </summary>
 public sealed class AbsorptionEvaluator : Evaluator<AbsorptionOptions>
 {
-    private const string Salt = "absorption_first_letter";
+    private const string Salt = "absorption_first_letter"; // kept from its first name: the samples stay the same
 
-    public override EvaluatorInfo Info { get; } = new("absorption_first_letter", "Feature absorption",
-        "How often a parent concept's latents stay silent because child-specific latents absorbed its direction.", Version: "1");
+    public override EvaluatorInfo Info { get; } = new("absorption_hierarchy", "Feature absorption (concept hierarchy)",
+        "How often a parent concept's latents stay silent because child-specific latents absorbed its direction (SAEBench's procedure on the model's concept hierarchy).", Version: "1");
 
     protected override IEvaluationJob Start(EvaluationContext context, AbsorptionOptions options)
     {
@@ -110,13 +111,8 @@ public sealed class AbsorptionEvaluator : Evaluator<AbsorptionOptions>
             var train = ExampleEncoding.EncodePooled(_context, Split.Train,
                 _samples.SelectMany(s => s.TrainPositives.Concat(s.TrainNegatives)), latents: true, activations: true, cancellation);
 
-            // Unit decoder directions: scale each code by its decoder norm (and undo the input scale), which is exactly
-            // the code of the decoder-norm-folded SAE; works for every architecture, including top-k.
-            var scale = _context.Sae.DecoderNorms();
-            float inputScale = _context.Sae.Parameters.InputScale;
-            for (int j = 0; j < scale.Length; j++) scale[j] = (scale[j] > 0 && float.IsFinite(scale[j]) ? scale[j] : 1f) / inputScale;
-            ScaleColumns(train.Latents!, scale);
-            ScaleColumns(test.Latents!, scale);
+            // Unit decoder directions: the codes of the decoder-norm-folded SAE.
+            AbsorptionProcedure.ScaleToUnitDecoder(_context.Sae, train.Latents!, test.Latents!);
 
             var details = new List<JsonObject>();
             var qualifying = new List<ParentAbsorption>();
@@ -176,51 +172,22 @@ public sealed class AbsorptionEvaluator : Evaluator<AbsorptionOptions>
             int[] testIdx = [.. s.TestPositives, .. s.TestNegatives];
             var yTrain = ProbeLabels.PositivesThenNegatives(s.TrainPositives.Length, s.TrainNegatives.Length);
             var yTest = ProbeLabels.PositivesThenNegatives(s.TestPositives.Length, s.TestNegatives.Length);
-
-            // 1. Ground-truth probe on the model's activations.
             using var aTrain = train.Gather(train.Activations!, trainIdx);
             using var aTest = test.Gather(test.Activations!, testIdx);
-            var probe = LogisticRegression.Fit(aTrain, yTrain);
-            double probeF1 = probe.F1(aTest, yTest);
-            row["probe_f1"] = probeF1;
-            if (!(probeF1 > _options.MinProbeF1)) return (row, NotQualifying($"probe test F1 {probeF1:F3} ≤ min_probe_f1 {_options.MinProbeF1}"));
-            var direction = new float[probe.Features];
-            for (int i = 0; i < direction.Length; i++) direction[i] = (float)probe.Weights[i];
-            if (direction.All(v => v == 0)) return (row, NotQualifying("the probe's weights are all zero"));
-
-            // 2. k-sparse probes on latents ranked by an L1 probe's weights.
             using var lTrain = train.Gather(train.Latents!, trainIdx);
             using var lTest = test.Gather(test.Latents!, testIdx);
-            var l1 = LogisticRegression.FitL1(lTrain, yTrain, new L1LogisticOptions { Lambda = _options.L1Coefficient });
-            int maxK = Math.Min(_options.MaxK, lTrain.Cols);
-            var ranked = FeatureRanking.TopK(l1.Weights, maxK);
-            var f1ByK = new double[maxK];
-            var balanced = new LogisticOptions { ClassBalanced = true };
-            for (int k = 1; k <= maxK; k++)
-            {
-                var cols = ranked[..k];
-                using var tr = FeatureRanking.SelectColumns(lTrain.Span, lTrain.Rows, lTrain.Cols, cols);
-                using var te = FeatureRanking.SelectColumns(lTest.Span, lTest.Rows, lTest.Cols, cols);
-                f1ByK[k - 1] = LogisticRegression.Fit(tr, yTrain, balanced).F1(te, yTest);
-            }
-            int splitSize = AbsorptionMath.SelectFeatureSplit(f1ByK, _options.F1Jump);
-            var split = ranked[..splitSize];
-            row["k_sparse_f1"] = new JsonArray(f1ByK.Select(v => (JsonNode)v).ToArray());
-            row["split_latents"] = new JsonArray(split.Select(v => (JsonNode)v).ToArray());
+            var outcome = AbsorptionProcedure.Evaluate(new ProbeData(aTrain, lTrain, yTrain, aTest, lTest, yTest), _context.Sae,
+                new ProcedureSettings(_options.MinProbeF1, _options.L1Coefficient, _options.MaxK, _options.F1Jump, BalancedGroundTruthProbe: false), row);
+            if (outcome.NotQualifying is { } reason) return (row, NotQualifying(reason));
 
-            // 3. Every test example of the parent that the probe calls positive.
-            var cosines = AbsorptionMath.ProbeCosines(direction, _context.Sae.Parameters.WDec);
             var examples = new List<ExampleAbsorption>();
             var childFraction = new double[children.Count];
             var childCount = new int[children.Count];
             double withChild = 0, withoutChild = 0;
             int nWithChild = 0, nWithoutChild = 0;
-            for (int i = 0; i < s.TestPositives.Length; i++)
+            int splitSize = outcome.Split.Length;
+            foreach (var (i, e) in outcome.Examples)
             {
-                var x = aTest.Row(i);
-                if (!probe.Predict(x)) continue;
-                double p = AbsorptionMath.ProbeProjection(x, direction);
-                var e = AbsorptionMath.Example(lTest.Row(i), cosines, p, split);
                 examples.Add(e);
                 bool any = false;
                 for (int c = 0; c < children.Count; c++)
@@ -252,11 +219,6 @@ public sealed class AbsorptionEvaluator : Evaluator<AbsorptionOptions>
         }
 
         private static double? Finite(double v) => double.IsFinite(v) ? v : null;
-
-        private static void ScaleColumns(HostMatrix m, float[] scale)
-        {
-            for (int r = 0; r < m.Rows; r++) System.Numerics.Tensors.TensorPrimitives.Multiply(m.Row(r), scale, m.Row(r));
-        }
     }
 }
 

@@ -21,6 +21,8 @@ public static class ModelCapabilities
     private static string Describe(Type t) =>
         t == typeof(IDownstreamLoss) ? "forward pass from the hook (activations only), so downstream loss cannot be computed"
         : t == typeof(IExampleText) ? "text for its examples"
+        : t == typeof(ITextModel) ? "tokenizer or text prompts (it is not a language model)"
+        : t == typeof(ILabelledTextSource) ? "reader for labelled text datasets (it is not a language model)"
         : t == typeof(ILabelledTasks) ? "labels"
         : t == typeof(IGroundTruthFeatures) ? "known ground-truth features"
         : t.Name;
