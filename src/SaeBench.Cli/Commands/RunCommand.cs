@@ -22,7 +22,7 @@ public static class RunCommand
         var seed = new Option<int?>("--seed") { Description = "Seed for every random choice (default: the config's, else 0)." };
         var batchRows = new Option<int>("--batch-rows") { Description = "Tokens per evaluation batch (memory ∝ batch × d_sae).", DefaultValueFactory = _ => 2048 };
         var noReport = new Option<bool>("--no-report") { Description = "Write result files and the manifest only; build tables and figures later with 'saebench report'." };
-        var noImages = new Option<bool>("--no-images") { Description = "Skip SVG/PNG rendering (no Node.js needed)." };
+        var noImages = new Option<bool>("--no-images") { Description = "Write the Vega-Lite specs only; draw no SVG/PNG." };
         var allowMismatch = new Option<bool>("--allow-model-mismatch") { Description = "Run checkpoints whose recorded model name, hook or weight processing differ from the model under study (the width must still fit)." };
 
         var command = new Command("run", "Run every registered evaluator on every checkpoint and write SAEBench-compatible results, CSV tables, figures and report.html. " +
