@@ -36,7 +36,18 @@ public static class SaeBenchApp
         var config = new InvocationConfiguration { Output = context.Out, Error = context.Error, EnableDefaultExceptionHandler = false };
         try
         {
-            return await root.Parse(args).InvokeAsync(config);
+            var parsed = root.Parse(args);
+            if (parsed.Errors.Count > 0 && !args.Any(a => a is "-h" or "--help" or "-?"))
+            {
+                // Bad usage is exit 2 (System.CommandLine's own default is 1): one line per problem, then the command's usage.
+                foreach (var error in parsed.Errors) await context.Error.WriteLineAsync("error: " + error.Message);
+                var names = new List<string>();
+                for (var r = parsed.CommandResult; r is not null; r = r.Parent as System.CommandLine.Parsing.CommandResult)
+                    if (r.Command is not RootCommand) names.Insert(0, r.Command.Name);
+                await context.Error.WriteLineAsync($"Run 'saebench {string.Join(" ", names.Append("--help"))}' for usage.");
+                return ExitCodes.BadInput;
+            }
+            return await parsed.InvokeAsync(config);
         }
         catch (Core.BadInputException e)
         {
