@@ -55,7 +55,10 @@ public static class ReportBuilder
 
         WriteAtomic(outDir, TidyCsv, w => CsvTables.WriteTidy(results, w), files);
         WriteAtomic(outDir, WideCsv, w => CsvTables.WriteWide(results, w), files);
-        if (results.Manifest is { } manifest && !SamePath(Path.Combine(results.Root, Manifest), Path.Combine(outDir, Manifest)))
+        // The merged manifest: always when reporting elsewhere, and in place when shards wrote manifest.shard-I-of-N.json
+        // (merging is idempotent, so a manifest.json from an earlier report does not double-count).
+        bool shards = Directory.EnumerateFiles(results.Root, "manifest.shard-*.json").Any();
+        if (results.Manifest is { } manifest && (shards || !SamePath(Path.Combine(results.Root, Manifest), Path.Combine(outDir, Manifest))))
             WriteAtomic(outDir, Manifest, w => w.Write(manifest.ToJsonString()), files);
 
         var figures = FigureBuilder.All(results, figureOptions);
