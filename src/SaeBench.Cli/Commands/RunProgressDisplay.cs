@@ -24,9 +24,6 @@ internal sealed class RunProgressDisplay(CliContext context) : IRunDisplay
         return result;
     }
 
-    /// <summary>Steps of a checkpoint's bar: its batches, then one per job finishing (<see cref="JobFinished"/>).</summary>
-    internal static double CheckpointSteps(CheckpointStarted c) => Math.Max(1, c.Batches + c.Evaluators.Count);
-
     private sealed class LineObserver(TextWriter log) : IRunObserver
     {
         private int _jobs, _finished;
@@ -57,7 +54,7 @@ internal sealed class RunProgressDisplay(CliContext context) : IRunDisplay
     {
         private ProgressTask? _overall;
         private ProgressTask? _checkpoint;
-        private string? _checkpointId;
+        private CheckpointProgress? _steps;
 
         public void OnEvent(RunEvent e)
         {
@@ -71,17 +68,17 @@ internal sealed class RunProgressDisplay(CliContext context) : IRunDisplay
                     _checkpoint?.StopTask();
                     // One step per batch plus one per job's completion: the bar reaches 100 % only when the checkpoint's
                     // last job has finished computing, not at its last batch.
-                    _checkpointId = c.CheckpointId;
-                    _checkpoint = ctx.AddTask(Markup.Escape(c.CheckpointId), maxValue: CheckpointSteps(c));
+                    _steps = new CheckpointProgress(c);
+                    _checkpoint = ctx.AddTask(Markup.Escape(c.CheckpointId), maxValue: _steps.Total);
                     break;
                 case BatchObserved b:
-                    _checkpoint?.Value(b.Batch);
+                    if (_steps?.Observe(b) == true) _checkpoint?.Value(_steps.Done);
                     break;
                 case JobCompleting j:
                     if (_checkpoint is not null) _checkpoint.Description = Markup.Escape($"{j.CheckpointId}: {j.EvalTypeId}");
                     break;
                 case JobFinished j when j.Status != JobStatuses.Skipped:
-                    if (_checkpoint is not null && j.CheckpointId == _checkpointId) _checkpoint.Increment(1);
+                    if (_steps?.Observe(j) == true) _checkpoint?.Value(_steps.Done);
                     _overall?.Increment(1);
                     if (j.Error is not null) log.WriteLine($"{j.EvalTypeId} on {j.CheckpointId}: {j.Status} — {j.Error}");
                     break;

@@ -202,6 +202,39 @@ public class RunCommandTests
     }
 
     [Fact]
+    public async Task Ctrl_c_lists_the_finished_jobs_writes_the_manifest_and_exits_130()
+    {
+        WriteCheckpoints(30);
+        using var cts = new CancellationTokenSource();
+        var results = Path.Combine(_dir, "out", "eval_results");
+        var watcher = Task.Run(() =>
+        {
+            // "Ctrl-C" as soon as the first result file is there
+            var deadline = Stopwatch.StartNew();
+            while (!cts.IsCancellationRequested && deadline.Elapsed < TimeSpan.FromSeconds(60))
+            {
+                if (Directory.Exists(results) && Directory.EnumerateFiles(results, "*.json", SearchOption.AllDirectories).Any()) { cts.Cancel(); return; }
+                Thread.Sleep(5);
+            }
+        });
+        var o = new StringWriter();
+        var e = new StringWriter();
+        var context = CliContext.ForWriters(o, e, TestCache.Environment(), workingDirectory: _dir);
+        var request = new Harness.RunRequest(Core.Configuration.RunConfig.Load(Config())) { BatchRows = 16, BuildReport = false };
+        int code = Cli.Commands.RunCommand.Execute(context, request, cts.Token);
+        await watcher;
+
+        Assert.Equal(ExitCodes.Interrupted, code);
+        var manifest = Core.Results.RunManifest.Parse(File.ReadAllText(Path.Combine(_dir, "out", "manifest.json")));
+        Assert.True(manifest.Interrupted);
+        Assert.InRange(manifest.Done.Count, 1, 29);
+        var err = e.ToString();
+        Assert.Contains($"interrupted: {manifest.Done.Count} job(s) finished in this run", err);
+        foreach (var job in manifest.Done) Assert.Contains($"finished: {job.CheckpointId}: core", err);
+        Assert.Contains("run the same command again to resume", err);
+    }
+
+    [Fact]
     public void Checkpoint_options_evaluate_those_checkpoints_without_a_config_file()
     {
         WriteCheckpoints(3);
