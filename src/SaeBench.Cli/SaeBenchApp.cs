@@ -33,17 +33,39 @@ public static class SaeBenchApp
         var root = Build(context);
         // The default handler would turn every exception (UserInputException included) into exit code 1 with a stack
         // trace; bad input must be one line and exit code 2, so exceptions are handled here instead.
-        var config = new InvocationConfiguration { Output = context.Out, Error = context.Error, EnableDefaultExceptionHandler = false };
+        // Ctrl-C cancels the action's token; the runner stops at the next batch and writes the manifest. The process is
+        // ended only if that takes longer than the timeout (System.CommandLine's default of 2 s could cut the manifest off).
+        var config = new InvocationConfiguration
+        {
+            Output = context.Out, Error = context.Error, EnableDefaultExceptionHandler = false,
+            ProcessTerminationTimeout = TimeSpan.FromSeconds(60),
+        };
         try
         {
-            return await root.Parse(args).InvokeAsync(config);
+            var parsed = root.Parse(args);
+            if (parsed.Errors.Count > 0 && !args.Any(a => a is "-h" or "--help" or "-?"))
+            {
+                // Bad usage is exit 2 (System.CommandLine's own default is 1): one line per problem, then the command's usage.
+                foreach (var error in parsed.Errors) await context.Error.WriteLineAsync("error: " + error.Message);
+                var names = new List<string>();
+                for (var r = parsed.CommandResult; r is not null; r = r.Parent as System.CommandLine.Parsing.CommandResult)
+                    if (r.Command is not RootCommand) names.Insert(0, r.Command.Name);
+                await context.Error.WriteLineAsync($"Run 'saebench {string.Join(" ", names.Append("--help"))}' for usage.");
+                return ExitCodes.BadInput;
+            }
+            return await parsed.InvokeAsync(config);
         }
         catch (Core.BadInputException e)
         {
             await context.Error.WriteLineAsync("error: " + e.Message);
             return ExitCodes.BadInput;
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (OperationCanceledException)
+        {
+            await context.Error.WriteLineAsync("interrupted: finished work is kept; run the same command again to resume.");
+            return ExitCodes.Interrupted;
+        }
+        catch (Exception e)
         {
             await context.Error.WriteLineAsync($"error: unexpected {e.GetType().Name}: {e.Message}");
             await context.Error.WriteLineAsync(e.StackTrace);

@@ -112,6 +112,7 @@ public sealed class RunPipeline(HarnessEnvironment environment)
         var request = plan.Request;
         foreach (var w in plan.Warnings) environment.Log.WriteLine(w);
 
+        if (plan.TrainingNotice is { } notice) environment.Log.WriteLine(notice);
         var model = ModelCatalog.Create(plan.ModelSpec, plan.ModelOptions);
         var checkpoints = plan.Checkpoints is { } entries
             ? entries.Select(e => ToRunCheckpoint(e, environment.Digests(request.Config.BaseDirectory))).ToList()

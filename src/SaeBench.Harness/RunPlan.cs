@@ -20,4 +20,13 @@ public sealed record RunPlan(
     IReadOnlyList<CheckpointEntry>? Checkpoints,
     SuiteDefinition? Suite,
     string OutputDirectory,
-    IReadOnlyList<string> Warnings);
+    IReadOnlyList<string> Warnings)
+{
+    /// <summary>When the plan has no checkpoints, what will be trained before anything is evaluated (said before training
+    /// starts, so that nobody waits minutes for an SAE suite they did not mean to train); null otherwise.</summary>
+    public string? TrainingNotice => Checkpoints is null && Suite is { } suite
+        ? $"run: no checkpoints given: training the '{suite.Name}' suite ({suite.Members().Count} SAEs) on {ModelSpec} first, then " +
+          "evaluating it (members already in the cache are reused). To evaluate your own SAEs instead, pass --checkpoint PATH " +
+          "(repeatable) or a config with 'checkpoints:'."
+        : null;
+}

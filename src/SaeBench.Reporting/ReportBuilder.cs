@@ -10,19 +10,16 @@ namespace SaeBench.Reporting;
 
 /// <summary>How a report is built.</summary>
 /// <param name="MdlFvuTarget">MDL-optimal = smallest description length among checkpoints with <c>mdl.fvu</c> ≤ this.</param>
-/// <param name="RenderImages">Render SVG/PNG with Node.js (false: specs and a table-only report, no Node needed).</param>
-/// <param name="Node">Where Node.js, npm and the npm package cache are.</param>
-/// <param name="FontFiles">Fonts for PNG text; null = <see cref="FigureRenderer.DefaultFontFiles"/>.</param>
+/// <param name="RenderImages">Draw each figure as SVG and 300-dpi PNG (in process, with ScottPlot); false writes the
+/// Vega-Lite specs only.</param>
 public sealed record ReportOptions(
     double MdlFvuTarget = MdlSelection.DefaultFvuTarget,
-    bool RenderImages = true,
-    NodeOptions? Node = null,
-    IReadOnlyList<string>? FontFiles = null);
+    bool RenderImages = true);
 
 /// <summary>What a report build wrote and what it could not do.</summary>
 /// <param name="Files">Every file written, relative to the output directory.</param>
 /// <param name="ImagesRendered">True when SVG/PNG images were rendered for every figure.</param>
-/// <param name="ImageNote">Why images (or the interactive chart) are missing and how to get them; null when all is there.</param>
+/// <param name="ImageNote">Why images are missing (switched off, or a font is missing); null when all is there.</param>
 /// <param name="Warnings">Skipped files and rendering errors, each naming the file.</param>
 public sealed record ReportOutcome(
     ResultSet Results,
@@ -58,50 +55,50 @@ public static class ReportBuilder
 
         WriteAtomic(outDir, TidyCsv, w => CsvTables.WriteTidy(results, w), files);
         WriteAtomic(outDir, WideCsv, w => CsvTables.WriteWide(results, w), files);
-        if (results.Manifest is { } manifest && !SamePath(Path.Combine(results.Root, Manifest), Path.Combine(outDir, Manifest)))
+        // The merged manifest: always when reporting elsewhere, and in place when shards wrote manifest.shard-I-of-N.json
+        // (merging is idempotent, so a manifest.json from an earlier report does not double-count).
+        bool shards = Directory.EnumerateFiles(results.Root, "manifest.shard-*.json").Any();
+        if (results.Manifest is { } manifest && (shards || !SamePath(Path.Combine(results.Root, Manifest), Path.Combine(outDir, Manifest))))
             WriteAtomic(outDir, Manifest, w => w.Write(manifest.ToJsonString()), files);
 
         var figures = FigureBuilder.All(results, figureOptions);
         var figuresDir = Path.Combine(outDir, FiguresFolder);
         Directory.CreateDirectory(figuresDir);
         RemoveFigureFiles(figuresDir);
-        var jobs = new List<RenderJob>();
         foreach (var f in figures)
-        {
-            var rel = Path.Combine(FiguresFolder, f.Name + ".vl.json");
-            WriteAtomic(outDir, rel, w => w.Write(f.ToJson()), files);
-            jobs.Add(new RenderJob(Path.Combine(outDir, rel), Path.Combine(figuresDir, f.Name + ".svg"), Path.Combine(figuresDir, f.Name + ".png")));
-        }
+            WriteAtomic(outDir, Path.Combine(FiguresFolder, f.Name + ".vl.json"), w => w.Write(f.ToVegaLiteJson()), files);
 
-        NodePackages? packages = null;
         string? note = null;
         bool rendered = false;
         if (!options.RenderImages)
             note = "image rendering switched off; the Vega-Lite specs are in figures/";
-        else if (!NodeToolchain.TryPrepare(options.Node ?? new NodeOptions(), log, out packages, out var reason))
-            note = reason;
         else
         {
-            var errors = FigureRenderer.Render(packages!, jobs, options.FontFiles, log);
-            foreach (var e in errors) warnings.Add("figure " + e);
-            rendered = errors.Count == 0;
-            foreach (var j in jobs)
+            using var fonts = FigureFonts.Load();
+            if (fonts.Warning is { } w) { note = w; log.WriteLine("report: warning: " + w); }
+            var renderer = new ScottPlotRenderer(fonts);
+            int failures = 0;
+            foreach (var f in figures)
             {
-                if (File.Exists(j.SvgPath)) files.Add(Path.GetRelativePath(outDir, j.SvgPath));
-                if (File.Exists(j.PngPath)) files.Add(Path.GetRelativePath(outDir, j.PngPath));
+                string svg = Path.Combine(figuresDir, f.Name + ".svg"), png = Path.Combine(figuresDir, f.Name + ".png");
+                try
+                {
+                    renderer.Render(f, svg, png);
+                    files.Add($"{FiguresFolder}/{f.Name}.svg");
+                    files.Add($"{FiguresFolder}/{f.Name}.png");
+                }
+                catch (Exception e) when (e is InvalidOperationException or ArgumentException or IOException or UnauthorizedAccessException)
+                {
+                    failures++;
+                    warnings.Add($"figure {f.Name}: {e.Message}");
+                }
             }
+            rendered = failures == 0;
         }
 
         var figureLinks = figures.Select(f => rendered ? $"{FiguresFolder}/{f.Name}.svg" : $"{FiguresFolder}/{f.Name}.vl.json").ToList();
         WriteAtomic(outDir, Summary, w => w.Write(SummaryMarkdown.Build(results, figureOptions, rendered ? figures.Select(f => $"{FiguresFolder}/{f.Name}.png").ToList() : figureLinks)), files);
-
-        ScriptLibraries? libraries = null;
-        if (packages is not null)
-        {
-            try { libraries = ScriptLibraries.Load(packages); }
-            catch (IOException e) { note = "JavaScript libraries unreadable in " + packages.Directory + ": " + e.Message; }
-        }
-        WriteAtomic(outDir, Html, w => w.Write(HtmlReport.Build(results, figureOptions, libraries, note, figureLinks)), files);
+        WriteAtomic(outDir, Html, w => w.Write(HtmlReport.Build(results, figureOptions, ScriptLibraries.Embedded, note, figureLinks)), files);
         return new ReportOutcome(results, outDir, files, rendered, note, warnings);
     }
 

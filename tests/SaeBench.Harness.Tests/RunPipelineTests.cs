@@ -105,4 +105,46 @@ public sealed class RunPipelineTests : IDisposable
         var e = Assert.Throws<ValidationException>(() => new RunPipeline(_env).Validate(new RunRequest(RunConfig.Parse("model: synthetic\nsuite: quik\n", "s.yaml", _dir.Path))));
         Assert.Contains("Built-in suites: quick, default", Assert.Single(e.Problems));
     }
+
+    [Fact]
+    public void A_plan_without_checkpoints_says_which_suite_it_will_train_before_training()
+    {
+        var plan = new RunPipeline(_env).Validate(new RunRequest(RunConfig.Parse("model: synthetic\n", "s.yaml", _dir.Path)));
+        Assert.Contains("training the 'quick' suite", plan.TrainingNotice);
+        Assert.Contains("--checkpoint PATH", plan.TrainingNotice);
+        Assert.Null(new RunPipeline(_env).Validate(new RunRequest(Config())).TrainingNotice);
+    }
+
+    [Fact]
+    public void Checkpoint_paths_replace_the_configuration_s_checkpoints_and_resolve_against_the_working_directory()
+    {
+        var cfg = AdHocCheckpoints.Apply(RunConfig.Parse("model: file\nactivations: acts.safetensors\nevaluators: [core]\noutput: out\n", "t.yaml", _dir.Path),
+            ["ckpts/identity"], _dir.Path);
+        var plan = new RunPipeline(_env).Validate(new RunRequest(cfg));
+        Assert.Null(plan.Suite);
+        Assert.Equal(Path.Combine(_dir.Path, "ckpts", "identity"), Assert.Single(plan.Checkpoints!).Path);
+        var e = Assert.Throws<ValidationException>(() => new RunPipeline(_env).Validate(new RunRequest(AdHocCheckpoints.Apply(cfg, ["nope"], _dir.Path))));
+        Assert.Contains("nope", Assert.Single(e.Problems));
+    }
+
+    [Fact]
+    public void A_registry_written_by_train_resolves_its_paths_from_any_working_directory()
+    {
+        // the layout SuiteTrainer.WriteRegistry writes: paths relative to the registry file
+        var suite = _dir.Directory("elsewhere", "suite");
+        NativeCheckpointWriter.Write(Path.Combine(suite, "m1"), IdentitySae());
+        File.WriteAllText(Path.Combine(suite, "registry.yaml"), "checkpoints:\n  - path: m1\n    id: m1\n    tags: {architecture: \"relu\"}\n");
+        var other = _dir.Directory("somewhere", "else");
+        var env = _env with { WorkingDirectory = other };
+        var cfg = RunConfig.Load(Path.Combine(suite, "registry.yaml")) with { Model = "file", Activations = _dir.File("acts.safetensors"), Output = _dir.File("reg-out") };
+        var plan = new RunPipeline(env).Validate(new RunRequest(cfg));
+        Assert.Equal(Path.Combine(suite, "m1"), Assert.Single(plan.Checkpoints!).Path);
+    }
+
+    private static Sae IdentitySae()
+    {
+        var eye = new HostMatrix(D, D);
+        for (int i = 0; i < D; i++) eye[i, i] = 1;
+        return new Sae("relu", new SaeParameters { WEnc = eye, BEnc = new float[D], WDec = eye.Clone(), BDec = new float[D] });
+    }
 }

@@ -8,6 +8,6 @@ public static class Category
 {
     public const string Name = "Category";
 
-    /// <summary>Heavy tests: model training, Node.js rendering, a browser, gigabyte files, full pipelines.</summary>
+    /// <summary>Heavy tests: model training, a browser, gigabyte files, full pipelines.</summary>
     public const string Slow = "Slow";
 }

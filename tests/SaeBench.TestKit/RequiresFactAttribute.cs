@@ -5,14 +5,12 @@ namespace SaeBench.TestKit;
 /// </summary>
 public static class Requirement
 {
-    public const string Node = "node";
     public const string Chromium = "chromium";
     public const string OpenBlas = "openblas";
 
     /// <summary>Why <paramref name="requirement"/> is not met on this machine, or null when it is.</summary>
     public static string? Missing(string requirement) => requirement switch
     {
-        Node => OnPath("node") && OnPath("npm") ? null : "Node.js and npm are not on PATH",
         Chromium => File.Exists("/usr/bin/chromium") || OnPath("chromium") ? null : "Chromium is not installed",
         OpenBlas => new[] { "/usr/lib/x86_64-linux-gnu/libopenblas.so.0", "/usr/lib/aarch64-linux-gnu/libopenblas.so.0" }.Any(File.Exists)
             ? null : "libopenblas.so.0 is not installed",

@@ -14,7 +14,7 @@ public static class DoctorCommand
     public static Command Create(CliContext context)
     {
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of text." };
-        var command = new Command("doctor", "Show the compute backend in use (OpenBLAS or the managed fallback), cores, SIMD width, CUDA and Node.js availability.")
+        var command = new Command("doctor", "Show the compute backend in use (OpenBLAS or the managed fallback), cores, SIMD width, CUDA, and the font the figures are drawn with.")
         {
             json,
         };
@@ -43,8 +43,7 @@ public static class DoctorCommand
         bool Fma,
         bool Avx512,
         string Cuda,
-        string? Node,
-        string? Npm,
+        string Figures,
         string Runtime);
 
     public static DoctorReport Diagnose(CliContext context)
@@ -75,8 +74,7 @@ public static class DoctorCommand
             System.Runtime.Intrinsics.X86.Fma.IsSupported,
             Vector512.IsHardwareAccelerated,
             cuda,
-            ToolVersion("node"),
-            ToolVersion("npm"),
+            FigureFonts.Describe(),
             System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription);
     }
 
@@ -89,16 +87,9 @@ public static class DoctorCommand
         o.WriteLine($"cores:         {r.Cores}");
         o.WriteLine($"simd width:    {r.SimdWidthBits} bits (AVX2 {Yes(r.Avx2)}, FMA {Yes(r.Fma)}, AVX-512 {Yes(r.Avx512)})");
         o.WriteLine($"cuda:          {r.Cuda}");
-        o.WriteLine($"node.js:       {r.Node ?? "not found — plots are written as Vega-Lite specs only; install Node.js 20 (apt-get install nodejs npm) for SVG/PNG"}");
-        o.WriteLine($"npm:           {r.Npm ?? "not found"}");
+        o.WriteLine($"figures:       {r.Figures}");
         o.WriteLine($"runtime:       {r.Runtime}");
     }
 
     private static string Yes(bool b) => b ? "yes" : "no";
-
-    /// <summary>Runs <c>TOOL --version</c>; null when the tool is missing, fails or does not answer in time.</summary>
-    public static string? ToolVersion(string tool) =>
-        ProcessRunner.Run(tool, ["--version"], null, TimeSpan.FromSeconds(10)) is { ExitCode: 0, TimedOut: false } outcome
-            ? outcome.StandardOutput.Trim()
-            : null;
 }

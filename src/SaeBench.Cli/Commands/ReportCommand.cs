@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Globalization;
 using SaeBench.Reporting;
 using SaeBench.Reporting.Figures;
-using SaeBench.Reporting.Rendering;
 using SaeBench.Reporting.Results;
 
 namespace SaeBench.Cli.Commands;
@@ -19,11 +18,11 @@ public static class ReportCommand
             Description = "The MDL-optimal checkpoint is the smallest description length among those with mdl.fvu at most this.",
             DefaultValueFactory = _ => MdlSelection.DefaultFvuTarget,
         };
-        var noImages = new Option<bool>("--no-images") { Description = "Write Vega-Lite specs only; do not run Node.js to render SVG/PNG." };
+        var noImages = new Option<bool>("--no-images") { Description = "Write the Vega-Lite specs only; draw no SVG/PNG." };
         var command = new Command("report",
-            "Rebuild metrics_tidy.csv, metrics_wide.csv, summary.md, figures/ (Vega-Lite specs, SVG, 2x PNG) and report.html " +
-            "from the result files under RESULTS_DIR. A malformed result file is reported and skipped. Node.js (for images and " +
-            "the interactive chart) installs its pinned npm packages itself on first use.")
+            "Rebuild metrics_tidy.csv, metrics_wide.csv, summary.md, figures/ (Vega-Lite specs, SVG and 300-dpi PNG, drawn in " +
+            "process) and report.html (self-contained, opens offline) from the result files under RESULTS_DIR. A malformed result " +
+            "file is reported and skipped. Needs no Node.js.")
         {
             results, outDir, fvu, noImages,
         };
@@ -36,8 +35,7 @@ public static class ReportCommand
                 throw new UserInputException($"--mdl-fvu-target must be a non-negative number (got {target.ToString(CultureInfo.InvariantCulture)})");
             var options = new ReportOptions(
                 MdlFvuTarget: target,
-                RenderImages: !parse.GetValue(noImages),
-                Node: new NodeOptions(CacheDirectory: context.Environment("SAEBENCH_NODE_CACHE") is { Length: > 0 } c ? c : null));
+                RenderImages: !parse.GetValue(noImages));
             var outcome = ReportBuilder.Build(dir, output, options, context.Error); // a bad results directory is bad input (exit 2)
             Print(context, outcome);
             return ExitCodes.Success;
@@ -51,7 +49,7 @@ public static class ReportCommand
         context.Out.WriteLine($"report: {r.Checkpoints.Count} checkpoint(s), {r.Results.Count} result file(s) → {outcome.OutputDirectory}");
         foreach (var w in outcome.Warnings) context.Error.WriteLine("warning: " + w);
         if (outcome.ImageNote is { } note)
-            context.Out.WriteLine($"report: no SVG/PNG images and a table-only report.html: {note}");
+            context.Out.WriteLine($"report: note: {note}");
         context.Out.WriteLine($"report: wrote {Path.Combine(outcome.OutputDirectory, ReportBuilder.Html)}, {ReportBuilder.Summary}, " +
                               $"{ReportBuilder.TidyCsv}, {ReportBuilder.WideCsv} and {outcome.Files.Count(f => f.StartsWith(ReportBuilder.FiguresFolder + "/", StringComparison.Ordinal))} figure file(s)");
     }

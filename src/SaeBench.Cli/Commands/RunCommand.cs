@@ -14,21 +14,31 @@ public static class RunCommand
     {
         var config = new Option<string?>("--config") { Description = "Run configuration (YAML). Without it: the embedded default (Fashion-MNIST MLP, quick suite, every evaluator)." };
         var model = new Option<string?>("--model") { Description = "Override the model: fashion-mnist-mlp, synthetic, or file:PATH[,labels=CSV]." };
+        var checkpoint = new Option<string[]>("--checkpoint")
+        {
+            Description = "Evaluate this checkpoint (a directory or file in any supported format); repeat for more. Replaces the config's " +
+                          "checkpoints, so nothing is trained.",
+            AllowMultipleArgumentsPerToken = false,
+        };
         var evals = new Option<string?>("--evals") { Description = "Comma-separated evaluator ids to run (default: the config's, else all; see 'saebench list evals')." };
         var output = new Option<string?>("--out") { Description = "Output directory (default: the config's 'output', else results/)." };
         var force = new Option<bool>("--force") { Description = "Redo jobs whose result files already exist." };
-        var shard = new Option<string?>("--shard") { Description = "Run only slice i of n of the plan (i/n, 1-based); shards can share one output directory." };
+        var shard = new Option<string?>("--shard")
+        {
+            Description = "Run only slice i of n of the plan (i/n, 1-based), or 'auto': from a Slurm job array (SLURM_ARRAY_TASK_ID, _MIN, _STEP, _COUNT) " +
+                          "or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX and SAEBENCH_SHARD_COUNT). Shards can share one output directory.",
+        };
         var backend = new Option<string?>("--backend") { Description = "Compute backend: cpu (default), cpu-managed, cpu-openblas or cuda." };
         var seed = new Option<int?>("--seed") { Description = "Seed for every random choice (default: the config's, else 0)." };
         var batchRows = new Option<int>("--batch-rows") { Description = "Tokens per evaluation batch (memory ∝ batch × d_sae).", DefaultValueFactory = _ => 2048 };
         var noReport = new Option<bool>("--no-report") { Description = "Write result files and the manifest only; build tables and figures later with 'saebench report'." };
-        var noImages = new Option<bool>("--no-images") { Description = "Skip SVG/PNG rendering (no Node.js needed)." };
+        var noImages = new Option<bool>("--no-images") { Description = "Write the Vega-Lite specs only; draw no SVG/PNG." };
         var allowMismatch = new Option<bool>("--allow-model-mismatch") { Description = "Run checkpoints whose recorded model name, hook or weight processing differ from the model under study (the width must still fit)." };
 
         var command = new Command("run", "Run every registered evaluator on every checkpoint and write SAEBench-compatible results, CSV tables, figures and report.html. " +
                                          "Everything is validated first: every problem is reported together, before anything is trained or loaded. " + ExitCodes.HelpText)
         {
-            config, model, evals, output, force, shard, backend, seed, batchRows, noReport, noImages, allowMismatch,
+            config, model, checkpoint, evals, output, force, shard, backend, seed, batchRows, noReport, noImages, allowMismatch,
         };
         command.SetAction((parse, cancellation) => Task.Run(() =>
         {
@@ -36,6 +46,7 @@ public static class RunCommand
                 ? RunConfig.Load(context.Harness.Resolve(path))
                 : RunConfig.Default(context.WorkingDirectory);
             if (parse.GetValue(model) is { } m) cfg = cfg with { Model = m };
+            cfg = AdHocCheckpoints.Apply(cfg, parse.GetValue(checkpoint) ?? [], context.WorkingDirectory);
             if (parse.GetValue(output) is { } o) cfg = cfg with { Output = context.Harness.Resolve(o) };
             if (parse.GetValue(backend) is { } b) cfg = cfg with { Backend = b };
             if (parse.GetValue(seed) is { } s) cfg = cfg with { Seed = s };
@@ -45,7 +56,7 @@ public static class RunCommand
             var request = new RunRequest(cfg)
             {
                 Force = parse.GetValue(force),
-                Shard = ParseShard(parse.GetValue(shard)),
+                Shard = ShardSource.Resolve(parse.GetValue(shard), context.Environment),
                 BatchRows = parse.GetValue(batchRows),
                 BuildReport = !parse.GetValue(noReport),
                 RenderImages = !parse.GetValue(noImages),
@@ -59,7 +70,18 @@ public static class RunCommand
     {
         var pipeline = new RunPipeline(context.Harness);
         var plan = pipeline.Validate(request);
-        var outcome = pipeline.Execute(plan, new HarnessDisplays(new RunProgressDisplay(context), new TrainingProgressDisplay(context)), cancellation);
+        RunOutcome outcome;
+        try
+        {
+            outcome = pipeline.Execute(plan, new HarnessDisplays(new RunProgressDisplay(context), new TrainingProgressDisplay(context)), cancellation);
+        }
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        {
+            // Stopped before any job ran (while training the suite or loading the model): trained members are kept.
+            context.Error.WriteLine("interrupted before any evaluation: suite members trained so far are kept in the cache; " +
+                                    "nothing was evaluated and no manifest was written. Run the same command again to resume.");
+            return ExitCodes.Interrupted;
+        }
         var manifest = outcome.Manifest;
         var outDir = outcome.OutputDirectory;
 
@@ -68,7 +90,12 @@ public static class RunCommand
         foreach (var f in manifest.Failed) context.Error.WriteLine($"failed: {f.Job.EvalTypeId} on {f.Job.CheckpointId}: {f.Error}");
         if (manifest.Interrupted)
         {
-            context.Error.WriteLine($"interrupted: finished {manifest.Done.Count} jobs (kept, with the manifest); run the same command again to resume.");
+            context.Error.WriteLine($"interrupted: {manifest.Done.Count} job(s) finished in this run, {manifest.Skipped.Count} were already done, " +
+                                    $"{manifest.Planned.Count - manifest.Done.Count - manifest.Skipped.Count - manifest.Failed.Count - manifest.NotApplicable.Count} not run.");
+            foreach (var g in manifest.Done.GroupBy(j => j.CheckpointId))
+                context.Error.WriteLine($"  finished: {g.Key}: {string.Join(", ", g.Select(j => j.EvalTypeId))}");
+            context.Error.WriteLine($"The results and {Core.Results.RunManifest.FileName(request.Shard.Index, request.Shard.Count)} are in {outDir}; " +
+                                    "run the same command again to resume (finished jobs are skipped).");
             return ExitCodes.Interrupted;
         }
         if (outcome.Report is { } report)
@@ -87,12 +114,5 @@ public static class RunCommand
             context.Out.WriteLine($"shard {request.Shard}: when every shard is done, build the tables with 'saebench report {outDir}'.");
         }
         return manifest.Succeeded ? ExitCodes.Success : ExitCodes.Failed;
-    }
-
-    private static Shard ParseShard(string? text)
-    {
-        if (text is null) return Shard.All;
-        try { return Shard.Parse(text); }
-        catch (FormatException e) { throw new UserInputException(e.Message); }
     }
 }

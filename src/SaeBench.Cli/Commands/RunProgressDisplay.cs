@@ -54,6 +54,7 @@ internal sealed class RunProgressDisplay(CliContext context) : IRunDisplay
     {
         private ProgressTask? _overall;
         private ProgressTask? _checkpoint;
+        private CheckpointProgress? _steps;
 
         public void OnEvent(RunEvent e)
         {
@@ -65,15 +66,19 @@ internal sealed class RunProgressDisplay(CliContext context) : IRunDisplay
                     break;
                 case CheckpointStarted c:
                     _checkpoint?.StopTask();
-                    _checkpoint = ctx.AddTask(Markup.Escape(c.CheckpointId), maxValue: Math.Max(1, c.Batches));
+                    // One step per batch plus one per job's completion: the bar reaches 100 % only when the checkpoint's
+                    // last job has finished computing, not at its last batch.
+                    _steps = new CheckpointProgress(c);
+                    _checkpoint = ctx.AddTask(Markup.Escape(c.CheckpointId), maxValue: _steps.Total);
                     break;
                 case BatchObserved b:
-                    _checkpoint?.Value(b.Batch);
+                    if (_steps?.Observe(b) == true) _checkpoint?.Value(_steps.Done);
                     break;
                 case JobCompleting j:
                     if (_checkpoint is not null) _checkpoint.Description = Markup.Escape($"{j.CheckpointId}: {j.EvalTypeId}");
                     break;
                 case JobFinished j when j.Status != JobStatuses.Skipped:
+                    if (_steps?.Observe(j) == true) _checkpoint?.Value(_steps.Done);
                     _overall?.Increment(1);
                     if (j.Error is not null) log.WriteLine($"{j.EvalTypeId} on {j.CheckpointId}: {j.Status} — {j.Error}");
                     break;

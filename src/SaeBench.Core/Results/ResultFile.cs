@@ -62,7 +62,9 @@ public static class ResultFile
             long when = root.TryGetProperty("datetime_epoch_millis", out var t) && t.ValueKind == JsonValueKind.Number && t.TryGetInt64(out var ms) ? ms : 0;
             var descriptors = ReadDescriptors(net);
             var metrics = ReadMetrics(root, status, descriptors, sourceFile, problems);
-            return new ResultRecord(sourceFile, evalType, checkpoint, status, error, when, metrics, ReadProvenance(net));
+            var config = root.TryGetProperty("eval_config", out var ec) && ec.ValueKind == JsonValueKind.Object
+                ? System.Text.Json.Nodes.JsonObject.Create(ec.Clone()) : null;
+            return new ResultRecord(sourceFile, evalType, checkpoint, status, error, when, metrics, ReadProvenance(net), config);
         }
     }
 

@@ -5,6 +5,8 @@ namespace SaeBench.Core.Results;
 
 /// <summary>What one result file says: one evaluator run on one checkpoint (docs/RESULT_FILES.md). Read by
 /// <see cref="ResultFile.Parse"/>; the runner writes the same fields through <see cref="ResultEnvelope"/>.</summary>
+/// <param name="EvalConfig">The evaluator's options as recorded (<c>eval_config</c>): which judge, task or variant
+/// produced the numbers; null when the file has none.</param>
 public sealed record ResultRecord(
     string SourceFile,
     string EvalTypeId,
@@ -13,7 +15,8 @@ public sealed record ResultRecord(
     string? Error,
     long DatetimeEpochMillis,
     IReadOnlyList<MetricValue> Metrics,
-    RecordedProvenance Provenance)
+    RecordedProvenance Provenance,
+    System.Text.Json.Nodes.JsonObject? EvalConfig = null)
 {
     public MetricValue? Find(string metricId) => Metrics.FirstOrDefault(m => m.Descriptor.Id == metricId);
 }

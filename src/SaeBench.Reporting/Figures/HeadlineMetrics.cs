@@ -1,11 +1,13 @@
-using SaeBench.Core.Evaluation;
-using SaeBench.Core.Results;
 using SaeBench.Reporting.Results;
 
 namespace SaeBench.Reporting.Figures;
 
 /// <summary>A headline metric: which evaluator metric, a short name for file names and a panel title.</summary>
-public sealed record HeadlineMetric(MetricKey Key, string Slug, string PanelTitle);
+/// <param name="BaselinesApply">Whether PCA/identity baselines mean something for this metric and are drawn as
+/// reference lines (they do for reconstruction and probing; not for MDL, whose dense code a baseline does not have, nor
+/// for the latent-level evaluators).</param>
+/// <param name="Variant">Which task, judge or variant produced the metric, said under the panel title (null: nothing to say).</param>
+public sealed record HeadlineMetric(MetricKey Key, string Slug, string PanelTitle, bool BaselinesApply = false, string? Variant = null);
 
 /// <summary>The metrics SAEBench's paper figures show, and L0 (the x axis of the frontier plots).</summary>
 public static class HeadlineMetrics
@@ -17,13 +19,17 @@ public static class HeadlineMetrics
     /// <summary>The panels of the architecture figure, in SAEBench's order.</summary>
     public static readonly IReadOnlyList<HeadlineMetric> All =
     [
-        new(new("core", "model_performance_preservation.ce_loss_score"), "loss_recovered", "Loss recovered"),
-        new(new("core", "reconstruction_quality.explained_variance"), "explained_variance", "Explained variance"),
-        new(new("absorption_first_letter", "mean.absorption_score"), "absorption", "Absorption"),
-        new(new("sparse_probing", "sae.sae_top_1_test_accuracy"), "sparse_probing_top1", "Sparse probing (top-1)"),
-        new(new("unlearning", "unlearning.unlearning_score"), "unlearning", "Unlearning"),
-        new(new("autointerp", "autointerp.autointerp_score"), "autointerp", "Autointerp"),
-        new(MdlDescriptionLength, "mdl", "MDL (description length)"),
+        new(new("core", "model_performance_preservation.ce_loss_score"), "loss_recovered", "Loss recovered", BaselinesApply: true,
+            Variant: "reconstruction spliced in"),
+        new(new("core", "reconstruction_quality.explained_variance"), "explained_variance", "Explained variance", BaselinesApply: true),
+        // SAEBench plots the mean absorption fraction (lower is better), not our 1 − fraction score.
+        new(new("absorption_first_letter", "mean.mean_absorption_fraction_score"), "absorption", "Mean absorption fraction",
+            Variant: "first-letter task"),
+        new(new("sparse_probing", "sae.sae_top_1_test_accuracy"), "sparse_probing_top1", "Sparse probing accuracy", BaselinesApply: true,
+            Variant: "top-1 latent"),
+        new(new("unlearning", "unlearning.unlearning_score"), "unlearning", "Unlearning score"),
+        new(new("autointerp", "autointerp.autointerp_score"), "autointerp", "Autointerp score"),
+        new(MdlDescriptionLength, "mdl", "MDL description length"),
     ];
 }
 

@@ -9,13 +9,24 @@ using static SaeBench.Reporting.Html.HtmlText;
 
 namespace SaeBench.Reporting.Html;
 
-/// <summary>The JavaScript libraries report.html inlines (read from the renderer's node_modules).</summary>
+/// <summary>The JavaScript libraries report.html inlines: vega, vega-lite and vega-embed, vendored under
+/// <c>Html/vendor/</c> (versions and licences there) and embedded in this assembly, so a report needs no Node.js, npm or
+/// network at run time.</summary>
 public sealed record ScriptLibraries(string Vega, string VegaLite, string VegaEmbed)
 {
-    public static ScriptLibraries Load(Rendering.NodePackages packages) => new(
-        File.ReadAllText(packages.Module("vega/build/vega.min.js")),
-        File.ReadAllText(packages.Module("vega-lite/build/vega-lite.min.js")),
-        File.ReadAllText(packages.Module("vega-embed/build/vega-embed.min.js")));
+    /// <summary>The vendored libraries (read from this assembly's resources on first use).</summary>
+    public static ScriptLibraries Embedded => Lazy.Value;
+
+    private static readonly Lazy<ScriptLibraries> Lazy = new(() => new ScriptLibraries(
+        Vendor("vega.min.js"), Vendor("vega-lite.min.js"), Vendor("vega-embed.min.js")));
+
+    private static string Vendor(string name)
+    {
+        using var s = typeof(ScriptLibraries).Assembly.GetManifestResourceStream("html/vendor/" + name)
+            ?? throw new InvalidOperationException($"embedded resource html/vendor/{name} is missing");
+        using var r = new StreamReader(s);
+        return r.ReadToEnd();
+    }
 }
 
 /// <summary><c>report.html</c>: one self-contained file (opens offline from file://). With <see cref="ScriptLibraries"/>
@@ -30,8 +41,8 @@ public static class HtmlReport
         var optimal = MdlSelection.Optimal(results, options.MdlFvuTarget);
         string Arch(ResultCheckpoint c) => c.Architecture ?? "unknown";
         string Width(ResultCheckpoint c) => c.Width ?? "unknown";
-        var architectures = results.Checkpoints.Select(Arch).Distinct().Order(StringComparer.Ordinal).ToList();
-        var widths = VegaLite.SortWidths(results.Checkpoints.Select(Width));
+        var architectures = Palette.Order(results.Checkpoints.Select(Arch)).ToList();
+        var widths = FigureBuilder.SortWidths(results.Checkpoints.Select(Width));
 
         var sb = new StringBuilder();
         sb.AppendLine("<!DOCTYPE html>");
@@ -95,7 +106,7 @@ public static class HtmlReport
         sb.AppendLine("<div class=\"table-wrap\"><table id=\"metrics-table\"><thead><tr>");
         sb.Append("<th>Checkpoint</th><th>Architecture</th><th>Width</th><th>Target L0</th>");
         foreach (var k in keys)
-            sb.Append($"<th title=\"{Escape(k.ToString())}\">{Escape(VegaLite.Title(results, k))}<span class=\"eval\">{Escape(k.EvalTypeId)}</span></th>");
+            sb.Append($"<th title=\"{Escape(k.ToString())}\">{Escape(VegaLiteWriter.Title(results, k))}<span class=\"eval\">{Escape(k.EvalTypeId)}</span></th>");
         sb.AppendLine("</tr></thead><tbody>");
         foreach (var c in results.Checkpoints)
         {
@@ -125,6 +136,7 @@ public static class HtmlReport
 
     private static JsonObject Data(ResultSet results, List<MetricKey> keys, List<string> architectures, List<string> widths, string? optimal)
     {
+        var styles = Palette.For(architectures);
         var metrics = new JsonArray();
         foreach (var k in keys)
         {
@@ -132,7 +144,7 @@ public static class HtmlReport
             metrics.Add(new JsonObject
             {
                 ["key"] = k.ToString(),
-                ["title"] = VegaLite.Title(results, k),
+                ["title"] = VegaLiteWriter.Title(results, k),
                 ["higher_is_better"] = d?.HigherIsBetter,
             });
         }
@@ -154,11 +166,15 @@ public static class HtmlReport
         {
             ["metrics"] = metrics,
             ["rows"] = rows,
-            ["architectures"] = VegaLite.Array(architectures),
-            ["widths"] = VegaLite.Array(widths),
+            ["architectures"] = Strings(architectures),
+            ["colors"] = Strings(architectures.Select(a => styles[a].Color)),
+            ["shapes"] = Strings(architectures.Select(a => styles[a].Marker.ToString())),
+            ["widths"] = Strings(widths),
             ["mdl_optimal"] = optimal,
         };
     }
+
+    private static JsonArray Strings(IEnumerable<string> items) => new(items.Select(s => (JsonNode?)JsonValue.Create(s)).ToArray());
 
     private static void Checkboxes(StringBuilder sb, string filter, string legend, List<string> values)
     {
@@ -175,7 +191,7 @@ public static class HtmlReport
         {
             sb.Append($"<optgroup label=\"{Escape(group.Key)}\">");
             foreach (var k in group)
-                sb.Append($"<option value=\"{Escape(k.ToString())}\"{(k == selected ? " selected" : "")}>{Escape(VegaLite.Title(results, k))}</option>");
+                sb.Append($"<option value=\"{Escape(k.ToString())}\"{(k == selected ? " selected" : "")}>{Escape(VegaLiteWriter.Title(results, k))}</option>");
             sb.Append("</optgroup>");
         }
         sb.AppendLine("</select></label>");

@@ -76,7 +76,7 @@
       encoding: {
         x: { field: 'x', type: 'quantitative', title: xm.title, scale: logX.checked ? { type: 'log' } : { zero: false } },
         y: { field: 'y', type: 'quantitative', title: ym.title, scale: logY.checked ? { type: 'log' } : { zero: false } },
-        color: { field: 'architecture', type: 'nominal', title: 'Architecture', scale: { domain: data.architectures } },
+        color: { field: 'architecture', type: 'nominal', title: 'Architecture', scale: { domain: data.architectures, range: data.colors } },
         shape: { field: 'width', type: 'nominal', title: 'Width (latents)', scale: { domain: data.widths } },
         tooltip: [
           { field: 'checkpoint_id', type: 'nominal', title: 'Checkpoint' },

@@ -56,11 +56,13 @@ public class RunCommandTests
         return path;
     }
 
-    private (int Code, string Out, string Err) Run(params string[] args)
+    private (int Code, string Out, string Err) Run(params string[] args) => RunWith(null, args);
+
+    private (int Code, string Out, string Err) RunWith(IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
         var o = new StringWriter();
         var e = new StringWriter();
-        int code = SaeBenchApp.RunAsync(args, CliContext.ForWriters(o, e, TestCache.Environment(), workingDirectory: _dir)).GetAwaiter().GetResult();
+        int code = SaeBenchApp.RunAsync(args, CliContext.ForWriters(o, e, TestCache.Environment(environment), workingDirectory: _dir)).GetAwaiter().GetResult();
         return (code, o.ToString(), e.ToString());
     }
 
@@ -172,8 +174,78 @@ public class RunCommandTests
         Assert.Equal(whole.Select(Metrics), sharded.Select(Metrics));
     }
 
-    [Trait(Category.Name, Category.Slow)]
+    [Theory]
+    [InlineData("slurm")]
+    [InlineData("indexed-job")]
+    public void Shard_auto_under_a_scheduler_covers_the_plan_exactly_once_in_one_directory(string scheduler)
+    {
+        WriteCheckpoints(5);
+        var manifests = new List<Core.Results.RunManifest>();
+        for (int task = 0; task < 3; task++)
+        {
+            var env = scheduler == "slurm"
+                ? new Dictionary<string, string> { ["SLURM_ARRAY_TASK_ID"] = (task + 1).ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    ["SLURM_ARRAY_TASK_MIN"] = "1", ["SLURM_ARRAY_TASK_MAX"] = "3", ["SLURM_ARRAY_TASK_COUNT"] = "3" }
+                : new Dictionary<string, string> { ["JOB_COMPLETION_INDEX"] = task.ToString(System.Globalization.CultureInfo.InvariantCulture), ["SAEBENCH_SHARD_COUNT"] = "3" };
+            var r = RunWith(env, "run", "--config", Config(), "--out", "shared", "--shard", "auto");
+            Assert.True(r.Code == 0, r.Err + r.Out);
+            Assert.Contains($"shard {task + 1}/3", r.Out);
+            manifests.Add(Core.Results.RunManifest.Parse(File.ReadAllText(Path.Combine(_dir, "shared", $"manifest.shard-{task + 1}-of-3.json"))));
+        }
+        var planned = manifests.SelectMany(m => m.Planned).Select(j => j.CheckpointId).ToList();
+        Assert.Equal(5, planned.Count);                        // every checkpoint planned by exactly one shard …
+        Assert.Equal(5, planned.Distinct().Count());
+        Assert.Equal(5, ResultFiles("shared").Length);         // … and evaluated once, into one directory
+        var report = Run("report", "shared");
+        Assert.Equal(0, report.Code);
+        Assert.Equal(5, Core.Results.RunManifest.Parse(File.ReadAllText(Path.Combine(_dir, "shared", "manifest.json"))).Done.Count);
+    }
 
+    [Fact]
+    public async Task Ctrl_c_lists_the_finished_jobs_writes_the_manifest_and_exits_130()
+    {
+        WriteCheckpoints(30);
+        using var cts = new CancellationTokenSource();
+        var results = Path.Combine(_dir, "out", "eval_results");
+        var watcher = Task.Run(() =>
+        {
+            // "Ctrl-C" as soon as the first result file is there
+            var deadline = Stopwatch.StartNew();
+            while (!cts.IsCancellationRequested && deadline.Elapsed < TimeSpan.FromSeconds(60))
+            {
+                if (Directory.Exists(results) && Directory.EnumerateFiles(results, "*.json", SearchOption.AllDirectories).Any()) { cts.Cancel(); return; }
+                Thread.Sleep(5);
+            }
+        });
+        var o = new StringWriter();
+        var e = new StringWriter();
+        var context = CliContext.ForWriters(o, e, TestCache.Environment(), workingDirectory: _dir);
+        var request = new Harness.RunRequest(Core.Configuration.RunConfig.Load(Config())) { BatchRows = 16, BuildReport = false };
+        int code = Cli.Commands.RunCommand.Execute(context, request, cts.Token);
+        await watcher;
+
+        Assert.Equal(ExitCodes.Interrupted, code);
+        var manifest = Core.Results.RunManifest.Parse(File.ReadAllText(Path.Combine(_dir, "out", "manifest.json")));
+        Assert.True(manifest.Interrupted);
+        Assert.InRange(manifest.Done.Count, 1, 29);
+        var err = e.ToString();
+        Assert.Contains($"interrupted: {manifest.Done.Count} job(s) finished in this run", err);
+        foreach (var job in manifest.Done) Assert.Contains($"finished: {job.CheckpointId}: core", err);
+        Assert.Contains("run the same command again to resume", err);
+    }
+
+    [Fact]
+    public void Checkpoint_options_evaluate_those_checkpoints_without_a_config_file()
+    {
+        WriteCheckpoints(3);
+        var r = Run("run", "--model", "file:acts.safetensors", "--checkpoint", "ckpts/sae00", "--checkpoint", Path.Combine(_dir, "ckpts", "sae02"),
+            "--evals", "core", "--out", "adhoc", "--no-report");
+        Assert.True(r.Code == 0, r.Err + r.Out);
+        Assert.Equal(2, ResultFiles("adhoc").Length);
+        Assert.DoesNotContain("training the", r.Err);
+    }
+
+    [Trait(Category.Name, Category.Slow)]
     [Fact]
     public void A_run_killed_mid_way_resumes_without_redoing_finished_jobs_and_leaves_no_partial_file()
     {

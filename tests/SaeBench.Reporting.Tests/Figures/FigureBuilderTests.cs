@@ -22,12 +22,7 @@ public class FigureBuilderTests : IDisposable
 
     private static HeadlineMetric Headline(string slug) => HeadlineMetrics.All.Single(h => h.Slug == slug);
 
-    private static IEnumerable<JsonObject> Panels(Figure f) => f.Spec["concat"]!.AsArray().Select(p => p!.AsObject());
-
-    private static JsonArray Layers(JsonObject panel) => panel["layer"]!.AsArray();
-
-    private static JsonObject LayerWithMark(JsonObject panel, string mark) =>
-        Layers(panel).Select(l => l!.AsObject()).First(l => (l["mark"] is JsonObject m ? (string?)m["type"] : (string?)l["mark"]) == mark);
+    private static List<XyPanel> Xy(Figure f) => f.Panels.Cast<XyPanel>().ToList();
 
     // ---- golden specs: hand-reviewed files under Golden/; SAEBENCH_UPDATE_GOLDEN=1 rewrites them (review the diff!) ----
 
@@ -40,91 +35,117 @@ public class FigureBuilderTests : IDisposable
     {
         var figure = FigureBuilder.All(_set, new FigureOptions()).Single(f => f.Name == name);
         var golden = Path.Combine(SourceDir(), "..", "Golden", name + ".vl.json");
-        var actual = figure.ToJson().ReplaceLineEndings("\n") + "\n";
+        var actual = figure.ToVegaLiteJson().ReplaceLineEndings("\n") + "\n";
         if (Environment.GetEnvironmentVariable("SAEBENCH_UPDATE_GOLDEN") == "1") File.WriteAllText(golden, actual);
         Assert.True(File.Exists(golden), $"golden file missing: {golden}");
         Assert.Equal(File.ReadAllText(golden).ReplaceLineEndings("\n"), actual);
     }
 
-    // ---- structural assertions, independent of the golden files ----
+    // ---- structural assertions on the figure description, independent of the golden files ----
 
     [Fact]
-    public void L0_frontier_has_a_log_x_axis_titles_with_units_and_one_line_per_width()
+    public void L0_frontier_has_one_panel_per_architecture_on_shared_scales_and_one_line_per_width()
     {
-        var f = FigureBuilder.L0Frontier(_set, Headline("loss_recovered"), new FigureOptions())!;
-        var panels = Panels(f).ToList();
-        Assert.Equal(["relu", "topk"], panels.Select(p => (string)p["title"]!));   // baselines are not a panel
+        var f = FigureBuilder.L0Frontier(_set, Headline("loss_recovered"))!;
+        var panels = Xy(f);
+        Assert.Equal(["relu", "topk"], panels.Select(p => p.Title));   // baselines are not a panel
+        Assert.Equal("L0 (latents, log scale)", f.SharedXTitle);
         foreach (var p in panels)
         {
-            var line = LayerWithMark(p, "line");
-            var enc = line["encoding"]!.AsObject();
-            Assert.Equal("log", (string)enc["x"]!["scale"]!["type"]!);
-            Assert.Equal("L0 (latents)", (string)enc["x"]!["title"]!);
-            Assert.Equal("Loss recovered (fraction)", (string)enc["y"]!["title"]!);
-            Assert.Equal("width", (string)enc["color"]!["field"]!);
-            Assert.Equal(["256", "1024"], enc["color"]!["scale"]!["domain"]!.AsArray().Select(n => (string)n!));
-            // one line per width: the panel's rows split by width into two series of two points, each of one architecture
-            var rows = p["data"]!["values"]!.AsArray().Select(r => r!.AsObject()).ToList();
-            Assert.Equal(4, rows.Count);
-            Assert.All(rows.GroupBy(r => (string)r["width"]!), g => Assert.Equal(2, g.Count()));
-            Assert.All(rows, r => Assert.Equal((string)p["title"]!, (string)r["architecture"]!));
+            Assert.Equal(ScaleKind.Log10, p.X.Scale);
+            Assert.Equal("fraction", p.Y.Title);                          // the unit, said once
+            Assert.Equal((panels[0].X, panels[0].Y), (p.X, p.Y));        // small multiples share both scales
+            Assert.Equal(2, p.Series.Count);                              // one line per width …
+            Assert.All(p.Series, s => Assert.Equal(p.Title, s.ColorKey)); // … never across architectures
+            Assert.All(p.Series, s => Assert.True(s.Connect && s.Points.Count == 2));
+            Assert.All(p.Series.SelectMany(s => s.Points), pt => Assert.True(pt.X > p.X.Min && pt.X < p.X.Max && pt.Y > p.Y.Min && pt.Y < p.Y.Max));
         }
         // values come from the files: topk-1024-l32 has L0 32 and loss recovered 0.96
-        var topk = panels[1]["data"]!["values"]!.AsArray().Single(r => (string)r!["checkpoint_id"]! == "topk-1024-l32")!;
-        Assert.Equal((32.0, 0.96), ((double)topk["x"]!, (double)topk["y"]!));
+        var topk = panels[1].Series.SelectMany(s => s.Points).Single(pt => pt.Checkpoints.SequenceEqual(["topk-1024-l32"]));
+        Assert.Equal((32.0, 0.96), (topk.X, topk.Y));
     }
 
     [Fact]
-    public void Baselines_are_dashed_reference_rules_at_their_values()
+    public void Baselines_are_reference_lines_at_their_values_and_only_where_they_apply()
     {
-        var f = FigureBuilder.L0Frontier(_set, Headline("loss_recovered"), new FigureOptions())!;
-        var rule = LayerWithMark(Panels(f).First(), "rule");
-        var row = Assert.Single(rule["data"]!["values"]!.AsArray())!;
-        Assert.Equal(("pca", 0.75), ((string)row["baseline"]!, (double)row["y"]!));
-        Assert.Equal("baseline", (string)rule["encoding"]!["strokeDash"]!["field"]!);
+        var f = FigureBuilder.L0Frontier(_set, Headline("loss_recovered"))!;
+        var line = Assert.Single(Xy(f)[0].References);
+        Assert.Equal(("PCA", 0.75), (line.Label, line.Y));
+        var legend = f.Legend.Single(g => g.Kind == LegendKind.Reference);
+        Assert.Equal(LinePattern.Dashed, Assert.Single(legend.Entries).Line);
+        Assert.Contains("PCA (dashed)", f.Subtitle);
+        // MDL: no baseline line even where a baseline has a value
+        Assert.Empty(Xy(FigureBuilder.L0Frontier(_set, Headline("mdl"))!).SelectMany(p => p.References));
     }
 
     [Fact]
-    public void Architecture_figure_omits_missing_metrics_and_rings_the_mdl_optimal_checkpoint()
+    public void Architecture_figure_omits_missing_metrics_rings_the_mdl_optimal_checkpoint_and_fills_its_grid()
     {
         var f = FigureBuilder.ArchitectureComparison(_set, new FigureOptions())!;
-        var panels = Panels(f).ToList();
-        // no absorption, unlearning or autointerp results in the fixture → those panels are left out
-        Assert.Equal(["Loss recovered", "Explained variance", "Sparse probing (top-1)", "MDL (description length)"], panels.Select(p => (string)p["title"]!));
-        foreach (var p in panels)
-        {
-            var point = LayerWithMark(p, "point");
-            Assert.Equal("log", (string)point["encoding"]!["x"]!["scale"]!["type"]!);
-            Assert.Equal("architecture", (string)point["encoding"]!["color"]!["field"]!);
-            var marker = Layers(p).Select(l => l!.AsObject()).Single(l => l["mark"]!["type"]!.ToString() == "point" && l["mark"]!["filled"]!.GetValue<bool>() == false);
-            Assert.Equal("topk-1024-l32", (string)marker["data"]!["values"]![0]!["checkpoint_id"]!);
-        }
-        Assert.Equal("Description length (bits/token)", (string)LayerWithMark(panels[3], "point")["encoding"]!["y"]!["title"]!);
-        // PCA has no MDL result: no reference rule in the MDL panel, one in the others
-        Assert.DoesNotContain(Layers(panels[3]), l => l!["mark"]!["type"]?.ToString() == "rule");
-        Assert.Contains(Layers(panels[2]), l => l!["mark"]!["type"]?.ToString() == "rule");
-        Assert.Contains("topk-1024-l32", f.Spec["title"]!["subtitle"]!.ToString());
+        var panels = Xy(f);
+        // no absorption, unlearning or autointerp results in the fixture → those panels are left out (and said so)
+        Assert.Equal(["Loss recovered", "Explained variance", "Sparse probing accuracy", "MDL description length"], panels.Select(p => p.Title));
+        Assert.Contains(f.Notes, n => n.Contains("Not measured in this run: Mean absorption fraction, Unlearning score, Autointerp score", StringComparison.Ordinal));
+        Assert.All(panels, p => Assert.Equal("topk-1024-l32", Assert.Single(p.Highlights).CheckpointId));
+        Assert.All(panels, p => Assert.Equal(panels[0].X, p.X));       // one L0 axis for all panels
+        Assert.Equal("bits/token", panels[3].Y.Title);
+        Assert.Empty(panels[3].References);                             // MDL: no baseline
+        Assert.Single(panels[2].References);
+        Assert.Equal(3, f.Columns);                                     // 4 panels: 3 + 1, the legend fills the last row's two cells
+        Assert.Contains("MDL-optimal", f.Legend.Single(g => g.Kind == LegendKind.Highlight).Entries.Single().Label);
+        // every series is one architecture at one width
+        Assert.All(panels.SelectMany(p => p.Series), s => Assert.Matches("^(relu|topk), width (256|1024)$", s.Label));
     }
 
     [Fact]
     public void Mdl_target_is_an_option()
     {
         var f = FigureBuilder.ArchitectureComparison(_set, new FigureOptions(MdlFvuTarget: 0.2))!;
-        var marker = Layers(Panels(f).First()).Select(l => l!.AsObject()).Single(l => l["mark"]!["type"]!.ToString() == "point" && l["mark"]!["filled"]!.GetValue<bool>() == false);
-        Assert.Equal("topk-256-l8", (string)marker["data"]!["values"]![0]!["checkpoint_id"]!);
+        Assert.Equal("topk-256-l8", Assert.Single(Xy(f)[0].Highlights).CheckpointId);
     }
 
     [Fact]
-    public void Width_scaling_uses_a_log2_width_axis_and_a_mean_line_per_architecture()
+    public void Width_scaling_uses_a_log2_width_axis_and_a_line_per_architecture_and_l0_target()
     {
-        var f = FigureBuilder.WidthScaling(_set, new FigureOptions())!;
-        var p = Panels(f).First();
-        var line = LayerWithMark(p, "line")["encoding"]!.AsObject();
-        Assert.Equal("log", (string)line["x"]!["scale"]!["type"]!);
-        Assert.Equal(2, (int)line["x"]!["scale"]!["base"]!);
-        Assert.Equal("Dictionary width (latents)", (string)line["x"]!["title"]!);
-        Assert.Equal("mean", (string)line["y"]!["aggregate"]!);
-        Assert.Equal("architecture", (string)line["color"]!["field"]!);
+        var f = FigureBuilder.WidthScaling(_set)!;
+        var p = Xy(f)[0];
+        Assert.Equal(ScaleKind.Log2, p.X.Scale);
+        Assert.Equal("Dictionary width (latents), log scale", f.SharedXTitle);
+        Assert.Equal([256.0, 512.0, 1024.0], p.X.Ticks!.Select(t => t.Value));
+        // relu at L0 16 and 64, topk at 8 and 32: four lines of two widths each, never across L0 targets
+        Assert.Equal(4, p.Series.Count);
+        Assert.All(p.Series, s => Assert.Equal(2, s.Points.Count));
+        Assert.Contains(p.Series, s => s.Label == "topk, target L0 32");
+        Assert.Equal(["8", "16", "32", "64"], f.Legend.Single(g => g.Kind == LegendKind.Size).Entries.Select(e => e.Key));
+    }
+
+    [Fact]
+    public void Seeds_of_one_configuration_are_one_point_with_an_error_bar()
+    {
+        using var tmp = new TempDirectory();
+        double[] evs = [0.80, 0.84, 0.88];
+        for (int s = 0; s < 3; s++)
+        {
+            var c = new Ckpt($"topk-256-l8-s{s}", "topk", 256, 8, Seed: s);
+            ResultFiles.Write(tmp.Path, "core", c, [ResultFiles.L0(8 + s), ResultFiles.ExplainedVariance(evs[s]), ResultFiles.LossRecovered(0.9)]);
+        }
+        var set = ResultReader.Load(tmp.Path);
+        var panel = Xy(FigureBuilder.L0Frontier(set, Headline("explained_variance"))!).Single();
+        var point = Assert.Single(Assert.Single(panel.Series).Points);
+        Assert.Equal(3, point.Checkpoints.Count);
+        Assert.Equal(0.84, point.Y, 9);
+        Assert.Equal(0.04, point.YError!.Value, 9);                     // sample s.d.
+        Assert.Equal(9.0, point.X, 9);
+        Assert.True(panel.Y.Min < 0.80 && panel.Y.Max > 0.88);          // the error bar is not clipped
+    }
+
+    [Fact]
+    public void Every_architecture_has_its_own_colour_and_marker_pair_in_every_figure()
+    {
+        string[] archs = ["relu", "topk", "batchtopk", "jumprelu", "gated", "p_anneal", "matryoshka_batchtopk", "feature_choice", "mutual_choice", "other_a", "other_b"];
+        var styles = Palette.For(archs);
+        Assert.Equal(archs.Length, styles.Values.Select(s => s.Color).Distinct().Count());
+        Assert.Equal(styles["topk"], Palette.For(["topk"])["topk"]);     // fixed, whatever else a run has
     }
 
     [Fact]
@@ -135,15 +156,15 @@ public class FigureBuilderTests : IDisposable
             ResultFiles.Write(tmp.Path, "core", c, [ResultFiles.L0(8), ResultFiles.ExplainedVariance(0.9), ResultFiles.LossRecovered(0.95)]);
         var oneWidth = ResultReader.Load(tmp.Path);
         Assert.True(oneWidth.Checkpoints.Count(c => !c.IsBaseline) >= 2);
-        Assert.Null(FigureBuilder.WidthScaling(oneWidth, new FigureOptions()));
+        Assert.Null(FigureBuilder.WidthScaling(oneWidth));
         Assert.DoesNotContain(FigureBuilder.All(oneWidth, new FigureOptions()), f => f.Name == "width_scaling");
-        Assert.NotNull(FigureBuilder.WidthScaling(_set, new FigureOptions()));
+        Assert.NotNull(FigureBuilder.WidthScaling(_set));
     }
 
     [Fact]
     public void A_metric_nobody_measured_gives_no_figure_rather_than_an_error()
     {
-        Assert.Null(FigureBuilder.L0Frontier(_set, Headline("absorption"), new FigureOptions()));
+        Assert.Null(FigureBuilder.L0Frontier(_set, Headline("absorption")));
         var names = FigureBuilder.All(_set, new FigureOptions()).Select(f => f.Name).ToList();
         Assert.Equal(
             ["architecture_comparison", "l0_vs_loss_recovered", "l0_vs_explained_variance", "l0_vs_sparse_probing_top1", "l0_vs_mdl",
@@ -152,12 +173,39 @@ public class FigureBuilderTests : IDisposable
     }
 
     [Fact]
-    public void Evaluator_summary_has_a_panel_per_metric_with_units()
+    public void Evaluator_summary_is_a_dot_plot_per_metric_with_full_ids_and_data_range_axes()
     {
-        var f = FigureBuilder.EvaluatorSummaries(_set, new FigureOptions()).Single(x => x.Name == "summary_core");
-        Assert.Equal(["L0 (latents)", "Explained variance (fraction)", "Loss recovered (fraction)"], f.Spec["facet"]!["sort"]!.AsArray().Select(n => (string)n!));
-        Assert.Equal(9 * 3, f.Spec["data"]!["values"]!.AsArray().Count);
-        Assert.Equal("independent", (string)f.Spec["resolve"]!["scale"]!["x"]!);
+        var f = FigureBuilder.EvaluatorSummaries(_set).Single(x => x.Name == "summary_core");
+        var panels = f.Panels.Cast<DotPanel>().ToList();
+        Assert.Equal(["L0", "Explained variance", "Loss recovered"], panels.Select(p => p.Title));
+        Assert.Equal(SmallRun.Saes.Length + 1, panels[0].Categories.Count);  // every checkpoint, its full id
+        Assert.Contains("pca-128", panels[0].Categories);
+        // values between PCA's 0.70 and 0.94: the axis spans them (padded), it does not start at 0
+        Assert.InRange(panels[1].Value.Min, 0.6, 0.70);
+    }
+
+    [Fact]
+    public void Summary_drops_a_metric_that_is_the_same_for_every_checkpoint_and_says_so()
+    {
+        using var tmp = new TempDirectory();
+        foreach (var c in SmallRun.Saes)
+            ResultFiles.Write(tmp.Path, "core", c, [ResultFiles.L0(SmallRun.Values[c.Id].L0), ResultFiles.LossRecovered(0.5)]);
+        var f = FigureBuilder.EvaluatorSummaries(ResultReader.Load(tmp.Path)).Single();
+        Assert.Equal(["L0"], f.Panels.Select(p => p.Title));
+        Assert.Contains(f.Notes, n => n.Contains("Loss recovered = 0.5", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void The_autointerp_judge_is_named()
+    {
+        using var tmp = new TempDirectory();
+        foreach (var c in SmallRun.Saes.Take(2))
+        {
+            ResultFiles.Write(tmp.Path, "core", c, [ResultFiles.L0(SmallRun.Values[c.Id].L0)]);
+            ResultFiles.Write(tmp.Path, "autointerp", c, [ResultFiles.Autointerp(0.8)], config: new JsonObject { ["judge"] = "openai-chat", ["model"] = "m1" });
+        }
+        var f = FigureBuilder.ArchitectureComparison(ResultReader.Load(tmp.Path), new FigureOptions())!;
+        Assert.Contains("autointerp judge: openai-chat (model m1).", f.Notes);
     }
 
     private static string SourceDir([CallerFilePath] string path = "") => Path.GetDirectoryName(path)!;

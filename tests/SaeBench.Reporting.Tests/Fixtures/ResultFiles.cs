@@ -7,14 +7,15 @@ namespace SaeBench.Reporting.Tests.Fixtures;
 public sealed record M(string Category, string Name, string DisplayName, string? Unit, bool? HigherIsBetter, double? Value);
 
 /// <summary>A checkpoint of a fixture run.</summary>
-public sealed record Ckpt(string Id, string Architecture, int Width, int? TargetL0 = null);
+public sealed record Ckpt(string Id, string Architecture, int Width, int? TargetL0 = null, int? Seed = null);
 
 /// <summary>Writes result files exactly in the shape docs/RESULT_FILES.md pins, so the reader is tested
 /// against the contract and not against itself.</summary>
 public static class ResultFiles
 {
     public static string Write(string root, string evalTypeId, Ckpt c, IEnumerable<M> metrics,
-        string status = "done", string? error = null, long epochMillis = 1_700_000_000_000)
+        string status = "done", string? error = null, long epochMillis = 1_700_000_000_000, JsonObject? config = null,
+        Action<JsonObject>? provenance = null)
     {
         var list = metrics.ToList();
         var categories = new JsonObject();
@@ -26,10 +27,11 @@ public static class ResultFiles
         }
         var tags = new JsonObject { ["architecture"] = c.Architecture, ["width"] = c.Width.ToString(System.Globalization.CultureInfo.InvariantCulture) };
         if (c.TargetL0 is { } t) tags["target_l0"] = t.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (c.Seed is { } seed) tags["seed"] = seed.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var o = new JsonObject
         {
             ["eval_type_id"] = evalTypeId,
-            ["eval_config"] = new JsonObject { ["seed"] = 42 },
+            ["eval_config"] = config ?? new JsonObject { ["seed"] = 42 },
             ["eval_id"] = "00000000-0000-0000-0000-000000000001",
             ["datetime_epoch_millis"] = epochMillis,
             ["eval_result_metrics"] = categories,
@@ -43,13 +45,16 @@ public static class ResultFiles
             ["saebench_net"] = new JsonObject
             {
                 ["harness_version"] = "0.1.0",
+                ["code_version"] = "asm:0000000000000000",
                 ["commit"] = null,
+                ["evaluator_version"] = "1",
                 ["job_key"] = $"key-{evalTypeId}-{c.Id}",
                 ["status"] = status,
                 ["error"] = error,
                 ["backend"] = "cpu: test",
                 ["model_id"] = "fashion-mnist-mlp",
                 ["model_hash"] = "abc",
+                ["seed"] = 0,
                 ["checkpoint"] = new JsonObject
                 {
                     ["id"] = c.Id, ["sha256"] = "00", ["path"] = $"/ckpt/{c.Id}", ["format"] = "saelens",
@@ -63,6 +68,7 @@ public static class ResultFiles
                 }).ToArray()),
             },
         };
+        provenance?.Invoke(o["saebench_net"]!.AsObject());
         var dir = Path.Combine(root, "eval_results", evalTypeId);
         Directory.CreateDirectory(dir);
         var path = Path.Combine(dir, c.Id + "_eval_results.json");
@@ -75,7 +81,7 @@ public static class ResultFiles
     public static M ExplainedVariance(double? v) => new("reconstruction_quality", "explained_variance", "Explained variance", "fraction", true, v);
     public static M Mse(double v) => new("reconstruction_quality", "mse", "MSE", "squared activation", false, v);
     public static M LossRecovered(double v) => new("model_performance_preservation", "ce_loss_score", "Loss recovered", "fraction", true, v);
-    public static M Absorption(double v) => new("mean", "absorption_score", "Absorption score", "fraction", true, v);
+    public static M Absorption(double v) => new("mean", "mean_absorption_fraction_score", "Mean absorption fraction", "fraction", false, v);
     public static M Top1(double v) => new("sae", "sae_top_1_test_accuracy", "Top-1 probe accuracy", "fraction", true, v);
     public static M Unlearning(double v) => new("unlearning", "unlearning_score", "Unlearning score", "fraction", true, v);
     public static M Autointerp(double v) => new("autointerp", "autointerp_score", "Autointerp score", "fraction", true, v);

@@ -7,8 +7,8 @@ namespace SaeBench.Reporting.Tests.Html;
 
 /// <summary>report.html in a real browser: Debian's Chromium driven by Playwright (no browser download).
 /// Without Chromium these tests FAIL and say how to install it: CI installs it with scripts/setup.sh.</summary>
-[Collection("node")]
-public class ReportBrowserTests(NodeReportFixture report)
+[Collection("report")]
+public class ReportBrowserTests(ReportFixture report)
 {
     public const string Chromium = "/usr/bin/chromium";
 
@@ -29,8 +29,7 @@ public class ReportBrowserTests(NodeReportFixture report)
 
     private async Task<Session> OpenAsync()
     {
-        report.RequireImages();
-        Assert.True(File.Exists(Chromium), $"{Chromium} not found: {NodeReportFixture.SetupHint}");
+        Assert.True(File.Exists(Chromium), $"{Chromium} not found: run `bash scripts/setup.sh` as root to install it");
         var pw = await Playwright.CreateAsync();
         var browser = await pw.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {
@@ -52,7 +51,7 @@ public class ReportBrowserTests(NodeReportFixture report)
     private static async Task<string[]> AxisTitles(IPage page) =>
         (await page.Locator("#chart .role-axis-title text").AllTextContentsAsync()).ToArray();
 
-    [RequiresFact(Requirement.Node, Requirement.Chromium)]
+    [RequiresFact(Requirement.Chromium)]
     [Trait(Category.Name, Category.Slow)]
     public async Task Loads_without_errors_and_changing_the_y_metric_redraws_the_chart()
     {
@@ -79,7 +78,7 @@ public class ReportBrowserTests(NodeReportFixture report)
         Assert.Empty(s.Errors);
     }
 
-    [RequiresFact(Requirement.Node, Requirement.Chromium)]
+    [RequiresFact(Requirement.Chromium)]
     [Trait(Category.Name, Category.Slow)]
     public async Task Tooltip_shows_the_checkpoint_id()
     {
@@ -93,7 +92,7 @@ public class ReportBrowserTests(NodeReportFixture report)
         Assert.Empty(s.Errors);
     }
 
-    [RequiresFact(Requirement.Node, Requirement.Chromium)]
+    [RequiresFact(Requirement.Chromium)]
     [Trait(Category.Name, Category.Slow)]
     public async Task A_script_tag_in_a_checkpoint_id_is_shown_as_text_and_never_runs()
     {
@@ -105,7 +104,7 @@ public class ReportBrowserTests(NodeReportFixture report)
         Assert.Empty(s.Errors);
     }
 
-    [RequiresFact(Requirement.Node, Requirement.Chromium)]
+    [RequiresFact(Requirement.Chromium)]
     [Trait(Category.Name, Category.Slow)]
     public async Task Table_sorts_by_a_metric_and_filters_hide_architectures()
     {

@@ -3,7 +3,7 @@ using System.IO.Compression;
 
 namespace SaeBench.Reporting.Tests.Rendering;
 
-/// <summary>A minimal PNG decoder for 8-bit RGB/RGBA non-interlaced images (what resvg writes), to look at pixels in tests.</summary>
+/// <summary>A minimal PNG decoder for 8-bit RGB/RGBA non-interlaced images (what SkiaSharp writes), to look at pixels in tests.</summary>
 public static class PngPixels
 {
     /// <summary>Pixels whose R, G and B are all below 128 and that are not transparent.</summary>
@@ -18,6 +18,21 @@ public static class PngPixels
             if (opaque && data[o] < 128 && data[o + 1] < 128 && data[o + 2] < 128) n++;
         }
         return n;
+    }
+
+    /// <summary>The horizontal resolution of a pHYs chunk in pixels per metre (0 when there is none).</summary>
+    public static uint PixelsPerMetre(byte[] png)
+    {
+        int pos = 8;
+        while (pos < png.Length)
+        {
+            int len = BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(pos, 4));
+            var type = System.Text.Encoding.ASCII.GetString(png, pos + 4, 4);
+            if (type == "pHYs") return BinaryPrimitives.ReadUInt32BigEndian(png.AsSpan(pos + 8, 4));
+            if (type == "IEND") break;
+            pos += 12 + len;
+        }
+        return 0;
     }
 
     public static (int Width, int Height, int Channels, byte[] Pixels) Decode(byte[] png)

@@ -1,20 +1,22 @@
-using SaeBench.TestKit;
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Text.RegularExpressions;
+using SaeBench.Reporting.Figures;
+using SaeBench.Reporting.Rendering;
+using SaeBench.TestKit;
 
 namespace SaeBench.Reporting.Tests.Rendering;
 
-[Collection("node")]
-public class RenderingTests(NodeReportFixture report)
+[Collection("report")]
+public class RenderingTests(ReportFixture report)
 {
-    [RequiresFact(Requirement.Node)]
-    [Trait(Category.Name, Category.Slow)]
-    public void Every_figure_has_an_svg_and_a_png_at_twice_the_svg_size()
+    [Fact]
+    public void Every_figure_has_an_svg_6_5_inches_wide_and_a_300_dpi_png_of_the_same_size()
     {
-        report.RequireImages();
+        Assert.True(report.Outcome.ImagesRendered, string.Join("; ", report.Outcome.Warnings));
         var specs = Directory.GetFiles(Path.Combine(report.Output, "figures"), "*.vl.json");
         Assert.Contains(specs, s => s.EndsWith("architecture_comparison.vl.json", StringComparison.Ordinal));
+        Assert.Contains(specs, s => s.EndsWith("width_scaling.vl.json", StringComparison.Ordinal));
         foreach (var spec in specs)
         {
             var stem = spec[..^".vl.json".Length];
@@ -25,56 +27,52 @@ public class RenderingTests(NodeReportFixture report)
             int pngHeight = BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(20, 4));
             var m = Regex.Match(svg, "<svg[^>]*\\bwidth=\"([0-9.]+)\"[^>]*\\bheight=\"([0-9.]+)\"");
             Assert.True(m.Success, $"no size in {stem}.svg");
-            Assert.Equal(2 * double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), pngWidth, 1.0);
-            Assert.Equal(2 * double.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture), pngHeight, 1.0);
+            double svgWidth = double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), svgHeight = double.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture);
+            Assert.Equal(FigureStyle.Width, svgWidth, 0.5);
+            Assert.Equal(svgWidth * ScottPlotRenderer.PngScale, pngWidth, 1.0);
+            Assert.Equal(svgHeight * ScottPlotRenderer.PngScale, pngHeight, 1.0);
+            Assert.Equal(11811u, PngPixels.PixelsPerMetre(png));   // 300 dpi: prints 6.5 inches wide
         }
     }
 
-    [RequiresFact(Requirement.Node)]
-    [Trait(Category.Name, Category.Slow)]
-    public void The_architecture_figure_svg_has_axis_titles_with_units_legends_and_the_mdl_label()
+    [Fact]
+    public void The_architecture_figure_svg_has_titles_units_legend_and_the_mdl_label()
     {
-        report.RequireImages();
         var svg = File.ReadAllText(Path.Combine(report.Output, "figures", "architecture_comparison.svg"));
-        foreach (var text in new[] { "L0 (latents)", "Explained variance (fraction)", "Description length (bits/token)",
-                                     "Architecture", "Width (latents)", "Baseline", "MDL-optimal", "Absorption score (fraction)" })
+        foreach (var text in new[] { "Loss recovered", "Mean absorption fraction", "log scale", "bits/token", "Architecture", "jumprelu",
+                                     "Width (latents)", "Baseline", "identity", "PCA", "MDL-optimal", "↓ better" })
             Assert.Contains(text, svg);
     }
 
-    [RequiresFact(Requirement.Node)]
-    [Trait(Category.Name, Category.Slow)]
+    [Fact]
     public void Png_text_is_drawn_with_a_font()
     {
-        report.RequireImages();
-        // resvg silently drops text it has no font for: render a spec that is nothing but a word, and one
-        // with the same word in white, and count the dark pixels of each.
+        // Draw the same one-panel figure twice, once with a long title: the title's text must add dark pixels.
         using var tmp = new TempDirectory();
-        string Spec(string color) => """
-            {"$schema":"https://vega.github.io/schema/vega-lite/v6.json","background":"white","width":120,"height":40,
-             "config":{"font":"DejaVu Sans","view":{"stroke":null}},"data":{"values":[{"t":"Hello"}]},
-             "mark":{"type":"text","fontSize":24,"color":"COLOR"},"encoding":{"text":{"field":"t"}}}
-            """.Replace("COLOR", color);
-        File.WriteAllText(Path.Combine(tmp.Path, "text.vl.json"), Spec("black"));
-        File.WriteAllText(Path.Combine(tmp.Path, "blank.vl.json"), Spec("white"));
-        Assert.True(Reporting.Rendering.NodeToolchain.TryPrepare(new(), TextWriter.Null, out var packages, out var reason), reason);
-        var jobs = new[] { "text", "blank" }.Select(n => new Reporting.Rendering.RenderJob(
-            Path.Combine(tmp.Path, n + ".vl.json"), Path.Combine(tmp.Path, n + ".svg"), Path.Combine(tmp.Path, n + ".png"))).ToList();
-        Assert.Empty(Reporting.Rendering.FigureRenderer.Render(packages!, jobs, null, TextWriter.Null));
-        int dark = PngPixels.CountDark(File.ReadAllBytes(Path.Combine(tmp.Path, "text.png")));
-        int blank = PngPixels.CountDark(File.ReadAllBytes(Path.Combine(tmp.Path, "blank.png")));
-        Assert.Equal(0, blank);
-        Assert.True(dark > 200, $"only {dark} dark pixels: text was not drawn (no font?) — {NodeReportFixture.SetupHint}");
+        var axis = new Axis("", ScaleKind.Linear, 0, 1, Scales.NiceTicks(0, 1));
+        Figure Make(string title) => new("t", title, "", [new XyPanel("p", null, axis, axis, [], [], [])], 1, [], null, []);
+        using var fonts = FigureFonts.Load();
+        var renderer = new ScottPlotRenderer(fonts);
+        renderer.Render(Make("HELLO WORLD"), Path.Combine(tmp.Path, "a.svg"), Path.Combine(tmp.Path, "a.png"));
+        renderer.Render(Make(""), Path.Combine(tmp.Path, "b.svg"), Path.Combine(tmp.Path, "b.png"));
+        int withText = PngPixels.CountDark(File.ReadAllBytes(Path.Combine(tmp.Path, "a.png")));
+        int without = PngPixels.CountDark(File.ReadAllBytes(Path.Combine(tmp.Path, "b.png")));
+        Assert.True(withText - without > 500, $"the title added only {withText - without} dark pixels: text was not drawn (no font?)");
     }
 
-    [RequiresFact(Requirement.Node)]
-    [Trait(Category.Name, Category.Slow)]
+    [Fact]
     public void Report_html_inlines_vega_and_works_offline()
     {
-        report.RequireImages();
         var html = File.ReadAllText(Path.Combine(report.Output, "report.html"));
         Assert.Contains("id=\"chart\"", html);
         Assert.DoesNotContain("src=\"http", html);
         Assert.DoesNotContain("<script src=", html);
         Assert.True(html.Length > 500_000, "vega, vega-lite and vega-embed are inlined");
+    }
+
+    [Fact]
+    public void A_rebuild_leaves_no_temporary_files()
+    {
+        Assert.Empty(Directory.GetFiles(report.Output, "*.tmp", SearchOption.AllDirectories));
     }
 }
