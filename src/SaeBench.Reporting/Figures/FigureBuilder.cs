@@ -27,7 +27,7 @@ public static class FigureBuilder
     {
         var figures = new List<Figure>();
         if (ArchitectureComparison(results, options) is { } a) figures.Add(a);
-        foreach (var m in HeadlineMetrics.All)
+        foreach (var m in HeadlinePanels.For(results))
             if (L0Frontier(results, m) is { } f) figures.Add(f);
         if (WidthScaling(results) is { } w) figures.Add(w);
         figures.AddRange(EvaluatorSummaries(results));
@@ -40,7 +40,7 @@ public static class FigureBuilder
     public static Figure? ArchitectureComparison(ResultSet results, FigureOptions options)
     {
         var configs = Configurations(results);
-        var all = HeadlineMetrics.All.Select(m => (Metric: m, Points: L0Points(results, configs, m.Key))).Where(t => t.Points.Count > 0).ToList();
+        var all = HeadlinePanels.For(results).Select(m => (Metric: m, Points: L0Points(results, configs, m.Key))).Where(t => t.Points.Count > 0).ToList();
         if (all.Count == 0) return null;
         var optimal = MdlSelection.Optimal(results, options.MdlFvuTarget);
         var architectures = Palette.Order(all.SelectMany(t => t.Points).Select(p => p.Config.Architecture));
@@ -80,7 +80,7 @@ public static class FigureBuilder
             ? $"No checkpoint has MDL results with FVU ≤ {target}."
             : $"Ringed: the MDL-optimal checkpoint (smallest description length with FVU ≤ {target}).");
         var notes = new List<string>();
-        var missing = HeadlineMetrics.All.Where(m => all.All(t => t.Metric != m)).Select(m => m.PanelTitle).ToList();
+        var missing = HeadlinePanels.For(results).Where(m => all.All(t => t.Metric != m)).Select(m => m.PanelTitle).ToList();
         if (missing.Count > 0) notes.Add("Not measured in this run: " + string.Join(", ", missing) + ".");
         if (baselineStyles.Count > 0)
             notes.Add("Baselines are drawn where they apply: " + string.Join(", ", all.Where(t => t.Metric.BaselinesApply).Select(t => t.Metric.PanelTitle)) + ".");
@@ -120,7 +120,7 @@ public static class FigureBuilder
     {
         var configs = Configurations(results);
         var perMetric = new List<(HeadlineMetric Metric, List<ConfigPoint> Points)>();
-        foreach (var metric in HeadlineMetrics.All)
+        foreach (var metric in HeadlinePanels.For(results))
         {
             var points = new List<ConfigPoint>();
             foreach (var c in configs)

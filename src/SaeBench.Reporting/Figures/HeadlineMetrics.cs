@@ -7,7 +7,10 @@ namespace SaeBench.Reporting.Figures;
 /// reference lines (they do for reconstruction and probing; not for MDL, whose dense code a baseline does not have, nor
 /// for the latent-level evaluators).</param>
 /// <param name="Variant">Which task, judge or variant produced the metric, said under the panel title (null: nothing to say).</param>
-public sealed record HeadlineMetric(MetricKey Key, string Slug, string PanelTitle, bool BaselinesApply = false, string? Variant = null);
+/// <param name="AlternativeTo">The slug of the panel this one stands in for when that one has no values (the same measurement
+/// on another kind of model), or null.</param>
+public sealed record HeadlineMetric(MetricKey Key, string Slug, string PanelTitle, bool BaselinesApply = false, string? Variant = null,
+    string? AlternativeTo = null);
 
 /// <summary>The metrics SAEBench's paper figures show, and L0 (the x axis of the frontier plots).</summary>
 public static class HeadlineMetrics
@@ -25,12 +28,28 @@ public static class HeadlineMetrics
         // SAEBench plots the mean absorption fraction (lower is better), not our 1 − fraction score.
         new(new("absorption_first_letter", "mean.mean_absorption_fraction_score"), "absorption", "Mean absorption fraction",
             Variant: "first-letter task"),
+        // The same procedure on a model's concept hierarchy (classifiers, the synthetic world): a different task, its own panel.
+        new(new("absorption_hierarchy", "mean.mean_absorption_fraction_score"), "absorption_hierarchy", "Mean absorption fraction",
+            Variant: "concept hierarchy", AlternativeTo: "absorption"),
         new(new("sparse_probing", "sae.sae_top_1_test_accuracy"), "sparse_probing_top1", "Sparse probing accuracy", BaselinesApply: true,
             Variant: "top-1 latent"),
         new(new("unlearning", "unlearning.unlearning_score"), "unlearning", "Unlearning score"),
         new(new("autointerp", "autointerp.autointerp_score"), "autointerp", "Autointerp score"),
         new(MdlDescriptionLength, "mdl", "MDL description length"),
     ];
+}
+
+/// <summary>The headline panels of one result set: an alternative panel replaces its primary when only it has values.</summary>
+public static class HeadlinePanels
+{
+    public static IReadOnlyList<HeadlineMetric> For(ResultSet results) =>
+        HeadlineMetrics.All.Where(m =>
+        {
+            if (m.AlternativeTo is { } primary)
+                return results.HasValues(m.Key) && !HeadlineMetrics.All.Any(p => p.Slug == primary && results.HasValues(p.Key));
+            bool replaced = HeadlineMetrics.All.Any(a => a.AlternativeTo == m.Slug && results.HasValues(a.Key));
+            return !(replaced && !results.HasValues(m.Key));
+        }).ToList();
 }
 
 /// <summary>Picks the MDL-optimal checkpoint: the smallest description length among SAE checkpoints

@@ -50,7 +50,7 @@ public static class SummaryMarkdown
         }
 
         var headline = new List<(string Title, MetricKey Key)> { ("L0", HeadlineMetrics.L0) };
-        headline.AddRange(HeadlineMetrics.All.Select(h => (h.PanelTitle, h.Key)));
+        headline.AddRange(HeadlinePanels.For(results).Select(h => (h.PanelTitle, h.Key)));
         headline = headline.Where(h => results.HasValues(h.Key)).ToList();
         if (headline.Count > 0)
         {
