@@ -35,6 +35,9 @@ public static class HeadlineMetrics
             Variant: "top-1 latent"),
         new(new("unlearning", "unlearning.unlearning_score"), "unlearning", "Unlearning score"),
         new(new("autointerp", "autointerp.autointerp_score"), "autointerp", "Autointerp score"),
+        // The offline stand-ins report under another name (never SAEBench's autointerp_score): their own panel.
+        new(new("autointerp", "autointerp.offline_judge_score"), "autointerp_offline", "Offline judge score",
+            Variant: "offline stand-in, not an LLM judge", AlternativeTo: "autointerp"),
         new(MdlDescriptionLength, "mdl", "MDL description length"),
     ];
 }
