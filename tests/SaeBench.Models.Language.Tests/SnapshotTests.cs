@@ -199,6 +199,9 @@ public sealed class SnapshotTests
         Assert.Contains("Did you mean 'blocks.1.hook_resid_post'", e.Message);
         e = Assert.Throws<ArgumentException>(() => gpt2.Hooks.Resolve("blocks.7.hook_resid_post"));
         Assert.Contains("layer 7 does not exist", e.Message);
+        e = Assert.Throws<ArgumentException>(() => gpt2.Hooks.Resolve("blocks.01.hook_resid_post"));
+        Assert.Contains("not a hook name", e.Message);
+        Assert.Contains("Did you mean 'blocks.", e.Message);
         e = Assert.Throws<ArgumentException>(() => gpt2.RunToHook(RandomTransformer.Tokens(300, 1, 4), "blocks.0.attn.hook_q"));
         Assert.Contains("Did you mean 'blocks.0.attn.hook_z'", e.Message);
 
