@@ -9,10 +9,12 @@ namespace SaeBench.Evals.Absorption;
 /// <summary>Options of the <c>absorption_hierarchy</c> evaluator.</summary>
 public sealed record AbsorptionOptions : EvaluatorOptions
 {
-    /// <summary>Train examples per parent: up to half with the parent concept, as many without.</summary>
+    /// <summary>Train examples: one uniform (seeded) sample of the train split shared by every parent, so each parent's
+    /// probes are trained at its natural prevalence, as SAEBench's are.</summary>
     public int TrainSize { get; init; } = 4000;
 
-    /// <summary>Test examples per parent, split the same way; the parent's test positives are the examples scored.</summary>
+    /// <summary>Test examples: one uniform sample of the test split, shared likewise; F1 thresholds are measured on it at
+    /// natural prevalence, and its examples with the parent are the ones scored.</summary>
     public int TestSize { get; init; } = 2000;
 
     /// <summary>A parent qualifies when its ground-truth probe's test F1 exceeds this.</summary>
@@ -53,7 +55,7 @@ public sealed class AbsorptionEvaluator : Evaluator<AbsorptionOptions>
     private const string Salt = "absorption_first_letter"; // kept from its first name: the samples stay the same
 
     public override EvaluatorInfo Info { get; } = new("absorption_hierarchy", "Feature absorption (concept hierarchy)",
-        "How often a parent concept's latents stay silent because child-specific latents absorbed its direction (SAEBench's procedure on the model's concept hierarchy).", Version: "1");
+        "How often a parent concept's latents stay silent because child-specific latents absorbed its direction (SAEBench's procedure on the model's concept hierarchy).", Version: "2");
 
     protected override IEvaluationJob Start(EvaluationContext context, AbsorptionOptions options)
     {
@@ -64,62 +66,54 @@ public sealed class AbsorptionEvaluator : Evaluator<AbsorptionOptions>
         return new Job(context, options, tasks, parents);
     }
 
-    /// <summary>The sampled examples of one parent.</summary>
-    private sealed record ParentSample(int Parent, int[] TrainPositives, int[] TrainNegatives, int[] TestPositives, int[] TestNegatives);
-
     private sealed class Job : IEvaluationJob
     {
         private readonly EvaluationContext _context;
         private readonly AbsorptionOptions _options;
         private readonly ConceptHierarchy _hierarchy;
-        private readonly ExampleLabels _testLabels;
-        private readonly ParentSample[] _samples;
-        private readonly PoolingCollector _test;
+        private readonly IReadOnlyList<int> _parents;
+        private readonly ExampleLabels _trainLabels, _testLabels;
+        private readonly int[] _train, _test;
+        private readonly PoolingCollector _testPool;
 
         public Job(EvaluationContext context, AbsorptionOptions options, ILabelledTasks tasks, IReadOnlyList<int> parents)
         {
             _context = context;
             _options = options;
             _hierarchy = tasks.Tasks.Hierarchy;
-            var train = tasks.Labels(Split.Train);
+            _parents = parents;
+            _trainLabels = tasks.Labels(Split.Train);
             _testLabels = tasks.Labels(Split.Test);
+            // One uniform sample per split, shared by every parent: each parent's probes see it at its natural prevalence
+            // (SAEBench: every word of the split, one-vs-rest per letter).
             var rng = new Random(Sampling.Derive(context.Seed, Salt));
-            _samples = parents.Select(p =>
-            {
-                var (trPos, trNeg) = Sample(train, p, options.TrainSize / 2, rng);
-                var (tePos, teNeg) = Sample(_testLabels, p, options.TestSize / 2, rng);
-                return new ParentSample(p, trPos, trNeg, tePos, teNeg);
-            }).ToArray();
-            _test = new PoolingCollector(_samples.SelectMany(s => s.TestPositives.Concat(s.TestNegatives)), context.Sae.DSae, context.Model.Info.DModel);
+            _train = Sampling.Choose(Enumerable.Range(0, _trainLabels.Count).ToArray(), options.TrainSize, rng);
+            _test = Sampling.Choose(Enumerable.Range(0, _testLabels.Count).ToArray(), options.TestSize, rng);
+            _testPool = new PoolingCollector(_test, context.Sae.DSae, context.Model.Info.DModel);
         }
 
-        /// <summary>Up to <paramref name="half"/> examples with the concept and as many without, uniformly.</summary>
-        private static (int[] Positives, int[] Negatives) Sample(ExampleLabels labels, int concept, int half, Random rng)
-        {
-            var has = labels.ExamplesWith(concept);
-            var pos = Sampling.Choose(Sampling.Where(has.Length, e => has[e]), half, rng);
-            var neg = Sampling.Choose(Sampling.Where(has.Length, e => !has[e]), pos.Length, rng);
-            return (pos, neg);
-        }
-
-        public void Observe(SaeBatch batch) => _test.Observe(batch);
+        public void Observe(SaeBatch batch) => _testPool.Observe(batch);
 
         public EvalResult Complete(CancellationToken cancellation)
         {
-            var test = _test.Finish();
+            var test = _testPool.Finish();
             cancellation.ThrowIfCancellationRequested();
-            var train = ExampleEncoding.EncodePooled(_context, Split.Train,
-                _samples.SelectMany(s => s.TrainPositives.Concat(s.TrainNegatives)), latents: true, activations: true, cancellation);
+            var train = ExampleEncoding.EncodePooled(_context, Split.Train, _train, latents: true, activations: true, cancellation);
 
             // Unit decoder directions: the codes of the decoder-norm-folded SAE.
             AbsorptionProcedure.ScaleToUnitDecoder(_context.Sae, train.Latents!, test.Latents!);
+            // Rows are in example order, and the samples are ascending: row i is example _train[i] (_test[i]).
+            if (!train.Examples.SequenceEqual(_train) || !test.Examples.SequenceEqual(_test))
+                throw new InvalidOperationException("pooled examples are not the sampled ones");
+            HostMatrix aTrain = train.Activations!, aTest = test.Activations!, lTrain = train.Latents!, lTest = test.Latents!;
 
             var details = new List<JsonObject>();
             var qualifying = new List<ParentAbsorption>();
-            foreach (var s in _samples)
+            foreach (int parent in _parents)
             {
                 cancellation.ThrowIfCancellationRequested();
-                var (row, result) = EvaluateParent(s, train, test);
+                var (row, result) = EvaluateParent(parent, new ProbeData(aTrain, lTrain, Labels(_trainLabels, _train, parent),
+                    aTest, lTest, Labels(_testLabels, _test, parent)));
                 details.Add(row);
                 if (result is not null) qualifying.Add(result);
             }
@@ -137,7 +131,10 @@ public sealed class AbsorptionEvaluator : Evaluator<AbsorptionOptions>
             };
             var unstructured = new JsonObject
             {
-                ["parents_considered"] = _samples.Length,
+                ["parents_considered"] = _parents.Count,
+                ["train_examples"] = _train.Length,
+                ["test_examples"] = _test.Length,
+                ["prevalence"] = "natural: one uniform sample per split shared by every parent",
                 ["parents_qualifying"] = summary.Parents,
                 ["decoder_directions"] = "unit-norm: codes multiplied by their decoder norms (the folded SAE's codes)",
             };
@@ -145,19 +142,23 @@ public sealed class AbsorptionEvaluator : Evaluator<AbsorptionOptions>
             return new EvalResult(metrics, details, unstructured);
         }
 
-        private (JsonObject Row, ParentAbsorption? Result) EvaluateParent(ParentSample s, PooledExamples train, PooledExamples test)
+        /// <summary>Whether each sampled example has <paramref name="concept"/>.</summary>
+        private static bool[] Labels(ExampleLabels labels, int[] examples, int concept) =>
+            examples.Select(e => labels.Has(e, concept)).ToArray();
+
+        private (JsonObject Row, ParentAbsorption? Result) EvaluateParent(int parent, ProbeData data)
         {
-            string name = _hierarchy.Concepts[s.Parent].Name;
-            var children = _hierarchy.ChildrenOf(s.Parent);
+            string name = _hierarchy.Concepts[parent].Name;
+            var children = _hierarchy.ChildrenOf(parent);
             var row = new JsonObject
             {
                 ["parent"] = name,
-                ["parent_id"] = s.Parent,
+                ["parent_id"] = parent,
                 ["children"] = new JsonArray(children.Select(c => (JsonNode)_hierarchy.Concepts[c].Name).ToArray()),
-                ["train_positives"] = s.TrainPositives.Length,
-                ["train_negatives"] = s.TrainNegatives.Length,
-                ["test_positives"] = s.TestPositives.Length,
-                ["test_negatives"] = s.TestNegatives.Length,
+                ["train_positives"] = data.YTrain.Count(y => y),
+                ["train_negatives"] = data.YTrain.Count(y => !y),
+                ["test_positives"] = data.YTest.Count(y => y),
+                ["test_negatives"] = data.YTest.Count(y => !y),
             };
             ParentAbsorption? NotQualifying(string reason)
             {
@@ -165,19 +166,11 @@ public sealed class AbsorptionEvaluator : Evaluator<AbsorptionOptions>
                 row["reason"] = reason;
                 return null;
             }
-            if (s.TrainPositives.Length == 0 || s.TrainNegatives.Length == 0) return (row, NotQualifying("no train examples with or without the parent"));
-            if (s.TestPositives.Length == 0 || s.TestNegatives.Length == 0) return (row, NotQualifying("no test examples with or without the parent"));
+            if (!data.YTrain.Contains(true) || !data.YTrain.Contains(false)) return (row, NotQualifying("no train examples with or without the parent"));
+            if (!data.YTest.Contains(true) || !data.YTest.Contains(false)) return (row, NotQualifying("no test examples with or without the parent"));
 
-            int[] trainIdx = [.. s.TrainPositives, .. s.TrainNegatives];
-            int[] testIdx = [.. s.TestPositives, .. s.TestNegatives];
-            var yTrain = ProbeLabels.PositivesThenNegatives(s.TrainPositives.Length, s.TrainNegatives.Length);
-            var yTest = ProbeLabels.PositivesThenNegatives(s.TestPositives.Length, s.TestNegatives.Length);
-            using var aTrain = train.Gather(train.Activations!, trainIdx);
-            using var aTest = test.Gather(test.Activations!, testIdx);
-            using var lTrain = train.Gather(train.Latents!, trainIdx);
-            using var lTest = test.Gather(test.Latents!, testIdx);
-            var outcome = AbsorptionProcedure.Evaluate(new ProbeData(aTrain, lTrain, yTrain, aTest, lTest, yTest), _context.Sae,
-                new ProcedureSettings(_options.MinProbeF1, _options.L1Coefficient, _options.MaxK, _options.F1Jump, BalancedGroundTruthProbe: false), row);
+            var outcome = AbsorptionProcedure.Evaluate(data, _context.Sae,
+                new ProcedureSettings(_options.MinProbeF1, _options.L1Coefficient, _options.MaxK, _options.F1Jump, BalancedGroundTruthProbe: true), row);
             if (outcome.NotQualifying is { } reason) return (row, NotQualifying(reason));
 
             var examples = new List<ExampleAbsorption>();
@@ -192,7 +185,7 @@ public sealed class AbsorptionEvaluator : Evaluator<AbsorptionOptions>
                 bool any = false;
                 for (int c = 0; c < children.Count; c++)
                 {
-                    if (!_testLabels.Has(s.TestPositives[i], children[c])) continue;
+                    if (!_testLabels.Has(_test[i], children[c])) continue;
                     any = true;
                     childFraction[c] += e.Fraction;
                     childCount[c]++;

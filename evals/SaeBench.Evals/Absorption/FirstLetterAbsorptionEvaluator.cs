@@ -62,7 +62,7 @@ public sealed class FirstLetterAbsorptionEvaluator : Evaluator<FirstLetterAbsorp
 
     public override EvaluatorInfo Info { get; } = new("absorption_first_letter", "Feature absorption (first letters)",
         "SAEBench's first-letter task on a language model: how often the latents of a letter stay silent on a word that starts with it because another latent absorbed its direction.",
-        Version: "1");
+        Version: "2");
 
     protected override IEvaluationJob Start(EvaluationContext context, FirstLetterAbsorptionOptions options)
     {
