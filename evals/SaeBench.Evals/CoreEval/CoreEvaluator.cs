@@ -33,6 +33,11 @@ public sealed record CoreOptions : EvaluatorOptions
     /// SAEBench's published runs do; they never count in any metric either way.</summary>
     public bool ExcludeSpecialTokensFromReconstruction { get; init; } = true;
 
+    /// <summary>Measure the code of the decoder-norm-folded SAE, as SAEBench does before every evaluation
+    /// (<see cref="DecoderNormFolding"/>): L1, encoder norms and encoder biases scale by the decoder-row norms; nothing
+    /// else changes. Architectures whose selection folding would change (top-k with non-unit rows) stay unfolded.</summary>
+    public bool FoldDecoderNorms { get; init; } = true;
+
     public override IEnumerable<string> Validate()
     {
         if (BatchTokens < 2) yield return $"batch_tokens: {BatchTokens} must be at least 2.";
@@ -48,13 +53,15 @@ public sealed record CoreOptions : EvaluatorOptions
 /// </summary>
 public sealed class CoreEvaluator : Evaluator<CoreOptions>
 {
-    public override EvaluatorInfo Info { get; } = new("core", "Core", "Reconstruction, sparsity, shrinkage, downstream loss and per-latent statistics.", Version: "2");
+    public override EvaluatorInfo Info { get; } = new("core", "Core", "Reconstruction, sparsity, shrinkage, downstream loss and per-latent statistics.", Version: "3");
 
     protected override IEvaluationJob Start(EvaluationContext context, CoreOptions options) => new Job(context, options);
 
     private sealed class Job(EvaluationContext context, CoreOptions options) : IEvaluationJob
     {
-        private readonly ReconstructionAccumulator _recon = new(context.Sae.DIn, context.Sae.DSae, options.BatchTokens);
+        private readonly DecoderNormFolding _folding = Folding(context, options);
+        private readonly ReconstructionAccumulator _recon = new(context.Sae.DIn, context.Sae.DSae, options.BatchTokens,
+            Folding(context, options) is { ChangesCodes: true } f ? f.Scales.ToArray() : null);
         private readonly ExampleFiring _examples = new(context.Sae.DSae);
         private readonly DownstreamLossAccumulator _loss = new();
         private readonly IDownstreamLoss? _forward = options.ComputeDownstreamLoss ? context.Model.Capability<IDownstreamLoss>() : null;
@@ -152,14 +159,15 @@ public sealed class CoreEvaluator : Evaluator<CoreOptions>
                 cancellation.ThrowIfCancellationRequested();
                 var p = context.Sae.Parameters;
                 using var encT = p.WEnc.Transpose();          // [F, d_in]: row j = W_enc[:, j]
-                var encNorms = LatentGeometry.RowNorms(encT);
+                // Folded: W_enc[:, j] and b_enc[j] (gated: b_mag[j]) scale by ‖W_dec[j]‖; cosines do not change.
+                var encNorms = _folding.Apply(LatentGeometry.RowNorms(encT));
                 var encDecCos = LatentGeometry.RowCosines(encT, p.WDec);
                 var maxDec = LatentGeometry.MaxCosineToOthers(context.Backend, p.WDec);
                 cancellation.ThrowIfCancellationRequested();
                 var maxEnc = LatentGeometry.MaxCosineToOthers(context.Backend, encT);
                 metrics.Add(new(CoreMetrics.AverageMaxEncoderCosineSim, maxEnc.Length > 1 ? maxEnc.Average() : null));
                 metrics.Add(new(CoreMetrics.AverageMaxDecoderCosineSim, maxDec.Length > 1 ? maxDec.Average() : null));
-                var bias = EncoderBias(context.Sae);
+                var bias = _folding.Apply(EncoderBias(context.Sae).Select(b => (double)b).ToArray());
                 var consistency = _examples.ConsistentActivationHeuristic(_recon);
                 for (int j = 0; j < context.Sae.DSae; j++)
                 {
@@ -169,7 +177,7 @@ public sealed class CoreEvaluator : Evaluator<CoreOptions>
                         ["feature_density"] = r.Densities[j],
                         ["consistent_activation_heuristic"] = JsonNumbers.Of(consistency[j]),
                         ["encoder_norm"] = encNorms[j],
-                        ["encoder_bias"] = (double)bias[j],
+                        ["encoder_bias"] = bias[j],
                         ["encoder_decoder_cosine_sim"] = encDecCos[j],
                         ["max_decoder_cosine_sim"] = context.Sae.DSae > 1 ? maxDec[j] : null,
                         ["max_encoder_cosine_sim"] = context.Sae.DSae > 1 ? maxEnc[j] : null,
@@ -180,8 +188,13 @@ public sealed class CoreEvaluator : Evaluator<CoreOptions>
             // those of the sparsity/variance statistics.
             metrics.Add(MetricValue.Of(CoreMetrics.TotalTokensEvalReconstruction, loss?.KlTokens ?? 0));
             metrics.Add(MetricValue.Of(CoreMetrics.TotalTokensEvalSparsityVariance, r.Tokens));
-            return new EvalResult(metrics, details);
+            var unstructured = new JsonObject();
+            _folding.WriteTo(unstructured);
+            return new EvalResult(metrics, details, unstructured);
         }
+
+        private static DecoderNormFolding Folding(EvaluationContext context, CoreOptions options) =>
+            DecoderNormFolding.For(context.Sae, options.FoldDecoderNorms);
 
         /// <summary>The encoder bias SAEBench reports per latent: b_enc, or b_mag for gated SAEs (whose b_enc is unused).</summary>
         private static float[] EncoderBias(Sae sae)

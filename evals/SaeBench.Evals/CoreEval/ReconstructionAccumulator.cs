@@ -33,9 +33,15 @@ public sealed class ReconstructionAccumulator
     private double _legacySum;
     private long _legacyTokens;
 
-    public ReconstructionAccumulator(int dModel, int dSae, int legacyBatchTokens = 2048)
+    private readonly float[]? _l1Scale;
+
+    /// <param name="l1Scale">Per-latent factors by which |f_j| counts in L1 (the decoder norms, for the L1 of the
+    /// decoder-norm-folded SAE's code); null = 1.</param>
+    public ReconstructionAccumulator(int dModel, int dSae, int legacyBatchTokens = 2048, float[]? l1Scale = null)
     {
         if (legacyBatchTokens < 1) throw new ArgumentOutOfRangeException(nameof(legacyBatchTokens));
+        if (l1Scale is not null && l1Scale.Length != dSae) throw new ArgumentException($"{l1Scale.Length} L1 factors for d_sae = {dSae}.", nameof(l1Scale));
+        _l1Scale = l1Scale;
         _d = dModel;
         _f = dSae;
         _legacyBatch = legacyBatchTokens;
@@ -171,7 +177,7 @@ public sealed class ReconstructionAccumulator
             float v = fr[j];
             if (v == 0f) continue;
             l0++;
-            l1 += Math.Abs(v);
+            l1 += _l1Scale is null ? Math.Abs(v) : Math.Abs(v) * (double)_l1Scale[j];
             if (v > 0f) positive[j]++;
         }
         st[RowStat.L0] = l0;
@@ -179,7 +185,7 @@ public sealed class ReconstructionAccumulator
     }
 
     /// <summary>The same statistics from a row's stored entries (ascending columns, so L1 sums in the same order).</summary>
-    private static void CodeStatistics(ReadOnlySpan<int> index, ReadOnlySpan<float> value, Span<double> st, long[] positive)
+    private void CodeStatistics(ReadOnlySpan<int> index, ReadOnlySpan<float> value, Span<double> st, long[] positive)
     {
         int l0 = 0;
         double l1 = 0;
@@ -188,7 +194,7 @@ public sealed class ReconstructionAccumulator
             float v = value[e];
             if (v == 0f) continue;
             l0++;
-            l1 += Math.Abs(v);
+            l1 += _l1Scale is null ? Math.Abs(v) : Math.Abs(v) * (double)_l1Scale[index[e]];
             if (v > 0f) positive[index[e]]++;
         }
         st[RowStat.L0] = l0;

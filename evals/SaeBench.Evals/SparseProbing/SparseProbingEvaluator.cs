@@ -32,6 +32,11 @@ public sealed record SparseProbingOptions : EvaluatorOptions
     /// <summary>Tokens kept of each text (SAEBench's context_length).</summary>
     public int ContextLength { get; init; } = 128;
 
+    /// <summary>Probe the code of the decoder-norm-folded SAE, as SAEBench does (<see cref="DecoderNormFolding"/>): each
+    /// pooled latent is multiplied by its decoder-row norm, which changes the top-k ranking by mean difference and the
+    /// L2-regularised fits. Top-k SAEs with non-unit rows stay unfolded.</summary>
+    public bool FoldDecoderNorms { get; init; } = true;
+
     public override IEnumerable<string> Validate()
     {
         if (ContextLength < 1) yield return $"context_length: {ContextLength} must be at least 1.";
@@ -59,7 +64,7 @@ public sealed class SparseProbingEvaluator : Evaluator<SparseProbingOptions>
     private const string Salt = "sparse_probing";
 
     public override EvaluatorInfo Info { get; } = new("sparse_probing", "Sparse probing",
-        "One-vs-rest logistic probes per class on the top-k latents (by mean difference), on all latents and on the model's activations.", Version: "2");
+        "One-vs-rest logistic probes per class on the top-k latents (by mean difference), on all latents and on the model's activations.", Version: "3");
 
     protected override IEvaluationJob Start(EvaluationContext context, SparseProbingOptions options)
     {
@@ -244,7 +249,7 @@ public sealed class SparseProbingEvaluator : Evaluator<SparseProbingOptions>
     }
 
     /// <summary>Per dataset: the mean over its probed classes; metrics: the mean over datasets (SAEBench's aggregation).</summary>
-    private static EvalResult Aggregate(IReadOnlyList<DatasetOutcome> outcomes, int[] ks)
+    private static EvalResult Aggregate(IReadOnlyList<DatasetOutcome> outcomes, int[] ks, DecoderNormFolding folding)
     {
         static double? Mean(IEnumerable<double> v) => v.Any() ? v.Average() : null;
         var details = new List<JsonObject>();
@@ -273,6 +278,7 @@ public sealed class SparseProbingEvaluator : Evaluator<SparseProbingOptions>
             ["datasets"] = new JsonArray(outcomes.Select(o => (JsonNode)new JsonObject { ["dataset"] = o.Name, ["classes"] = o.Classes }).ToArray()),
         };
         if (outcomes.All(o => o.Probed == 0)) unstructured["status"] = "no class has both positive and negative examples in both splits";
+        folding.WriteTo(unstructured);
         return new EvalResult(metrics, details, unstructured);
     }
 
@@ -310,9 +316,12 @@ public sealed class SparseProbingEvaluator : Evaluator<SparseProbingOptions>
             cancellation.ThrowIfCancellationRequested();
             var train = ExampleEncoding.EncodePooled(_context, Split.Train,
                 runnable.SelectMany(t => t.TrainPositives.Concat(t.TrainNegatives)), latents: true, activations: true, cancellation);
+            var folding = DecoderNormFolding.For(_context.Sae, _options.FoldDecoderNorms);
+            folding.Apply(train.Latents!);
+            folding.Apply(test.Latents!);
             // One dataset: the model's classification task.
             var outcome = ProbeDataset($"{_context.Model.Info.Id}/classes", _tasks, _catalog.ClassNames, _options.KValues, train, test, cancellation);
-            return Aggregate([outcome], _options.KValues);
+            return Aggregate([outcome], _options.KValues, folding);
         }
     }
 
@@ -326,6 +335,7 @@ public sealed class SparseProbingEvaluator : Evaluator<SparseProbingOptions>
         {
             var outcomes = new List<DatasetOutcome>();
             int seed = Sampling.Derive(context.Seed, Salt);
+            var folding = DecoderNormFolding.For(context.Sae, options.FoldDecoderNorms);
             foreach (var dataset in datasets)
             {
                 cancellation.ThrowIfCancellationRequested();
@@ -335,9 +345,11 @@ public sealed class SparseProbingEvaluator : Evaluator<SparseProbingOptions>
                 var testIds = tasks.Where(t => Skip(t) is null).SelectMany(t => t.TestPositives.Concat(t.TestNegatives)).Distinct().Order().ToArray();
                 var train = Reindexed(TextExamples.EncodePooled(context, model, trainIds.Select(i => data.TrainTexts[i]).ToList(), options.ContextLength, cancellation), trainIds);
                 var test = Reindexed(TextExamples.EncodePooled(context, model, testIds.Select(i => data.TestTexts[i]).ToList(), options.ContextLength, cancellation), testIds);
+                folding.Apply(train.Latents!);
+                folding.Apply(test.Latents!);
                 outcomes.Add(ProbeDataset(dataset.Name + "_results", tasks, data.ClassNames, options.KValues, train, test, cancellation));
             }
-            return Aggregate(outcomes, options.KValues);
+            return Aggregate(outcomes, options.KValues, folding);
         }
 
         /// <summary>Pooled rows 0..n−1 renamed to the dataset's example ids.</summary>

@@ -359,12 +359,9 @@ public sealed class Sae
         bool unit = norms.All(n => Math.Abs(n - 1f) <= 1e-6f);
         var p = Parameters.Clone();
         if (unit || Architecture is SaeArchitectures.Identity) return new Sae(Architecture, p, Config.Clone());
-        bool rankAcrossLatents = Architecture == SaeArchitectures.TopK
-            || (SaeArchitectures.UsesBatchThreshold(Architecture) && p.Threshold is null && p.ScalarThreshold is null);
-        if (rankAcrossLatents)
+        if (!CanFoldDecoderNorms(out var why))
             throw new InvalidOperationException(
-                $"Cannot fold decoder norms of a {Architecture} SAE with non-unit decoder rows (norms {norms.Min():G4}..{norms.Max():G4}): " +
-                "its selection ranks latents against each other, which rescaling would change.");
+                $"Cannot fold decoder norms of a {Architecture} SAE with non-unit decoder rows (norms {norms.Min():G4}..{norms.Max():G4}): {why}.");
 
         int dIn = DIn, dSae = DSae;
         for (int j = 0; j < dSae; j++)
@@ -384,6 +381,20 @@ public sealed class Sae
             p.ScalarThreshold = null;
         }
         return new Sae(Architecture, p, Config.Clone());
+    }
+
+    /// <summary>
+    /// Whether folding the decoder norms leaves the SAE's function unchanged for any decoder norms: false for top-k and for
+    /// batch selections without a threshold, whose selection ranks latents against each other (a per-latent rescaling
+    /// changes what is selected); a per-latent selection along the batch (feature choice) is unaffected.
+    /// </summary>
+    public bool CanFoldDecoderNorms(out string? reason)
+    {
+        var p = Parameters;
+        bool rankAcrossLatents = Architecture == SaeArchitectures.TopK
+            || (SaeArchitectures.UsesBatchThreshold(Architecture) && p.Threshold is null && p.ScalarThreshold is null);
+        reason = rankAcrossLatents ? $"a {Architecture} selection ranks latents against each other, which rescaling would change" : null;
+        return !rankAcrossLatents;
     }
 
     private static HostMatrix Vector(float[] v) => HostMatrix.Wrap(v, 1, v.Length);

@@ -58,10 +58,77 @@ public class CoreEvaluatorTests
         Assert.Equal(3, r.Details.Count);
         Assert.Equal(1.0, r.Details[0]["max_decoder_cosine_sim"]!.GetValue<double>(), 6);
         Assert.Equal(0.0, r.Details[2]["max_decoder_cosine_sim"]!.GetValue<double>(), 6);
-        Assert.Equal(2.0, r.Details[1]["encoder_norm"]!.GetValue<double>(), 6);
+        // Folded (SAEBench's fold_W_dec_norm): ‖W_enc[:, 1]‖ = 2 times ‖W_dec[1]‖ = 2; unfolded, 2.
+        Assert.Equal(4.0, r.Details[1]["encoder_norm"]!.GetValue<double>(), 6);
+        Assert.Equal(2.0, Run(sae, new JsonObject { ["fold_decoder_norms"] = false }).Details[1]["encoder_norm"]!.GetValue<double>(), 6);
         Assert.Equal(1.0, r.Details[2]["encoder_decoder_cosine_sim"]!.GetValue<double>(), 6);
         Assert.Equal(0.5, r.Details[0]["encoder_bias"]!.GetValue<double>(), 6);
         Assert.Equal((1.0 + 1 + 0) / 3, r.Get("misc_metrics.average_max_decoder_cosine_sim")!.Value, 6);
+    }
+
+    [Fact]
+    public void L1_is_that_of_the_decoder_norm_folded_code_computed_by_hand()
+    {
+        // f = ReLU(x) (W_enc = I), x̂ = Σ_j f_j·n_j·e_j: the folded code is f_j·n_j, so l1 = mean_t Σ_j n_j·ReLU(x_tj).
+        float[] norms = [2f, 0.5f, 1f, 3f, 0.25f, 1.5f];
+        var enc = new HostMatrix(D, D);
+        var dec = new HostMatrix(D, D);
+        for (int j = 0; j < D; j++) { enc[j, j] = 1; dec[j, j] = norms[j]; }
+        var sae = new SaeBench.Core.Autoencoders.Sae("relu", new SaeParameters { WEnc = enc, BEnc = new float[D], WDec = dec, BDec = new float[D] });
+        double folded = 0, raw = 0;
+        long tokens = 0;
+        foreach (var batch in _model.Activations(SaeBench.Core.Models.Split.Test).Batches(1000))
+            using (batch)
+                for (int r = 0; r < batch.Rows; r++)
+                {
+                    if (!batch.Valid[r]) continue;
+                    tokens++;
+                    for (int j = 0; j < D; j++) { double v = Math.Max(0, batch.Activations[r, j]); folded += norms[j] * v; raw += v; }
+                }
+        var result = Run(sae);
+        Assert.Equal(folded / tokens, result.Get("sparsity.l1")!.Value, 9);
+        Assert.True(result.Unstructured!["decoder_norms_folded"]!.GetValue<bool>());
+        Assert.Equal(raw / tokens, Run(sae, new JsonObject { ["fold_decoder_norms"] = false }).Get("sparsity.l1")!.Value, 9);
+    }
+
+    [Fact]
+    public void Folding_in_the_evaluator_equals_evaluating_the_folded_sae()
+    {
+        // Invariant: the codes of the folded SAE are what the evaluator measures; the folded SAE is built independently
+        // (Sae.FoldDecoderNorms scales W_enc, b_enc and divides W_dec) and evaluated without folding.
+        var rng = new Random(4);
+        var enc = new HostMatrix(D, 9);
+        var dec = new HostMatrix(9, D);
+        var bias = new float[9];
+        for (int j = 0; j < 9; j++)
+        {
+            bias[j] = (float)(rng.NextDouble() - 0.7);
+            for (int i = 0; i < D; i++) { enc[i, j] = (float)(rng.NextDouble() - 0.5); dec[j, i] = (float)(2 * rng.NextDouble() - 1) * (j + 1) / 3f; }
+        }
+        var sae = new SaeBench.Core.Autoencoders.Sae("relu", new SaeParameters { WEnc = enc, BEnc = bias, WDec = dec, BDec = new float[D] });
+        var inEvaluator = Run(sae);
+        var beforehand = Run(sae.FoldDecoderNorms(), new JsonObject { ["fold_decoder_norms"] = false });
+        Assert.Equal(beforehand.Get("sparsity.l1")!.Value, inEvaluator.Get("sparsity.l1")!.Value, 5);
+        Assert.Equal(beforehand.Get("sparsity.l0")!.Value, inEvaluator.Get("sparsity.l0")!.Value, 12);
+        for (int j = 0; j < 9; j++)
+        {
+            Assert.Equal(beforehand.Details[j]["encoder_norm"]!.GetValue<double>(), inEvaluator.Details[j]["encoder_norm"]!.GetValue<double>(), 5);
+            Assert.Equal(beforehand.Details[j]["encoder_bias"]!.GetValue<double>(), inEvaluator.Details[j]["encoder_bias"]!.GetValue<double>(), 5);
+        }
+        Assert.NotEqual(Run(sae, new JsonObject { ["fold_decoder_norms"] = false }).Get("sparsity.l1")!.Value, inEvaluator.Get("sparsity.l1")!.Value, 3);
+    }
+
+    [Fact]
+    public void A_top_k_sae_with_non_unit_rows_is_not_folded_and_says_so()
+    {
+        var dec = new HostMatrix(D, D);
+        var enc = new HostMatrix(D, D);
+        for (int j = 0; j < D; j++) { enc[j, j] = 1; dec[j, j] = j + 1; }
+        var sae = new SaeBench.Core.Autoencoders.Sae("topk", new SaeParameters { WEnc = enc, BEnc = new float[D], WDec = dec, BDec = new float[D], K = 2 });
+        var r = Run(sae);
+        Assert.False(r.Unstructured!["decoder_norms_folded"]!.GetValue<bool>());
+        Assert.Contains("topk", r.Unstructured!["decoder_norm_folding"]!.GetValue<string>());
+        Assert.Equal(Run(sae, new JsonObject { ["fold_decoder_norms"] = false }).Get("sparsity.l1")!.Value, r.Get("sparsity.l1")!.Value, 12);
     }
 
     [Fact]

@@ -136,6 +136,36 @@ public class SparseProbingEvaluatorTests
     }
 
     [Fact]
+    public void ProbesSeeTheCodeOfTheDecoderNormFoldedSae()
+    {
+        // The oracle with each latent's decoder row scaled by s_j and its encoder column (and bias) by 1/s_j: the same SAE,
+        // with codes f_j/s_j. Folding undoes the scales, so probing it folded must equal probing the oracle (unit rows)
+        // itself; unfolded, the scales change the top-k ranking by mean difference and the regularised fits.
+        var world = EvalFixtures.World(EvalFixtures.SmallWorld with { MagnitudeExponent = 0 });
+        var oracle = EvalFixtures.Oracle(world);
+        var p = oracle.Parameters.Clone();
+        var rng = new Random(12);
+        for (int j = 0; j < p.DSae; j++)
+        {
+            float s = (float)Math.Exp(3 * (rng.NextDouble() - 0.5));
+            var row = p.WDec.Row(j);
+            for (int i = 0; i < row.Length; i++) row[i] *= s;
+            for (int i = 0; i < p.DIn; i++) p.WEnc[i, j] /= s;
+            p.BEnc[j] /= s;
+        }
+        var rescaled = new Sae(oracle.Architecture, p);
+        const string options = """{"train_size": 600, "test_size": 400}""";
+        var folded = Run(EvalFixtures.Context(rescaled, world), options);
+        var reference = Run(EvalFixtures.Context(oracle, world), """{"train_size": 600, "test_size": 400, "fold_decoder_norms": false}""");
+        var unfolded = Run(EvalFixtures.Context(rescaled, world), """{"train_size": 600, "test_size": 400, "fold_decoder_norms": false}""");
+        Assert.True(folded.Unstructured!["decoder_norms_folded"]!.GetValue<bool>());
+        foreach (var m in reference.Metrics.Where(m => m.Descriptor.Category == "sae"))
+            Assert.Equal(m.Value!.Value, folded.Get(m.Descriptor.Id)!.Value, 3);
+        Assert.Contains(reference.Metrics.Where(m => m.Descriptor.Category == "sae"),
+            m => Math.Abs(m.Value!.Value - unfolded.Get(m.Descriptor.Id)!.Value) > 1e-3);
+    }
+
+    [Fact]
     public void MetricNamesAreSaeBenchs()
     {
         var r = Run(EvalFixtures.Context(Sae.Identity(2), MaskedTwoClassModel()));
