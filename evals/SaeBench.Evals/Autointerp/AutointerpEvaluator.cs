@@ -103,7 +103,7 @@ public sealed class AutointerpEvaluator : Evaluator<AutointerpOptions>
     public const int SeedSalt = 0x61757469; // "auti"
 
     public override EvaluatorInfo Info { get; } = new("autointerp", "Autointerp",
-        "Explains sampled latents from their top examples and scores a judge's predictions of where they are active.", Version: "2");
+        "Explains sampled latents from their top examples and scores a judge's predictions of where they are active.", Version: "3");
 
     protected override IEvaluationJob Start(EvaluationContext context, AutointerpOptions options)
     {

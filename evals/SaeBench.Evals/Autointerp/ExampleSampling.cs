@@ -26,8 +26,8 @@ public sealed record ExampleSamplingOptions
 public readonly record struct ScoringExample(int Index, bool Active);
 
 /// <summary>
-/// The examples chosen for one latent: generation examples (top first, in rank order, then importance-sampled in
-/// draw order) and the shuffled scoring examples, disjoint from them and from each other.
+/// The examples chosen for one latent: generation examples (strongest first) and the shuffled scoring examples,
+/// disjoint from them and from each other.
 /// </summary>
 public sealed record LatentExamples(int[] Generation, ScoringExample[] Scoring, float TopActivation);
 
@@ -36,9 +36,10 @@ public static class ExampleSampling
 {
     /// <summary>
     /// Chooses examples from <paramref name="activations"/> (one value per example: the latent's largest activation
-    /// in it). Top = highest activations among examples with activation &gt; 0 (ties → lower index): the first 10
-    /// for generation, the next 2 for scoring. Importance-sampled = drawn without replacement from the remaining
-    /// examples with probability ∝ activation²: 5 for generation then 2 for scoring. Random = 10 drawn uniformly
+    /// in it). Top = the 12 highest activations among examples with activation &gt; 0 (ties → lower index), split at random
+    /// into 10 for generation and 2 for scoring. Importance-sampled = 7 drawn without replacement from the remaining
+    /// examples with probability ∝ activation², split at random into 5 for generation and 2 for scoring (SAEBench's
+    /// splits). Generation examples are returned strongest first. Random = 10 drawn uniformly
     /// without replacement from all examples not yet chosen. Scoring examples are shuffled and labelled active iff
     /// activation &gt; 1% of the top activation. When there are too few examples, each kind gets what is left.
     /// </summary>
@@ -59,23 +60,31 @@ public static class ExampleSampling
         var generation = new List<int>();
         var scoring = new List<int>();
 
+        // Top: the 12 highest, split at random into 10 for generation and 2 for scoring (SAEBench's random.sample split).
         int nTop = Math.Min(positive.Length, o.TopForGeneration + o.TopForScoring);
-        for (int r = 0; r < nTop; r++)
-        {
-            chosen[positive[r]] = true;
-            (r < o.TopForGeneration ? generation : scoring).Add(positive[r]);
-        }
+        var topChosen = positive[..nTop];
+        foreach (int i in topChosen) chosen[i] = true;
+        Shuffle(topChosen, rng);
+        for (int r = 0; r < nTop; r++) (r < o.TopForGeneration ? generation : scoring).Add(topChosen[r]);
 
+        // Importance-weighted: 7 draws ∝ activation² without replacement, split at random 5 / 2 (so the scoring ones are not
+        // the later, lighter draws).
         var weights = new double[n];
         for (int i = 0; i < n; i++) weights[i] = chosen[i] ? 0 : (double)act[i] * act[i] * (act[i] > 0 ? 1 : 0);
+        var drawn = new List<int>();
         for (int k = 0; k < o.ImportanceForGeneration + o.ImportanceForScoring; k++)
         {
             int pick = WeightedDraw(weights, rng);
             if (pick < 0) break;
             weights[pick] = 0;
             chosen[pick] = true;
-            (k < o.ImportanceForGeneration ? generation : scoring).Add(pick);
+            drawn.Add(pick);
         }
+        var importance = drawn.ToArray();
+        Shuffle(importance, rng);
+        for (int k = 0; k < importance.Length; k++) (k < o.ImportanceForGeneration ? generation : scoring).Add(importance[k]);
+        // Generation examples are shown strongest first (SAEBench sorts them by their maximum activation).
+        generation.Sort((a, b) => act[b].CompareTo(act[a]) is var c && c != 0 ? c : a.CompareTo(b));
 
         var remaining = Enumerable.Range(0, n).Where(i => !chosen[i]).ToArray();
         int nRandom = Math.Min(o.RandomForScoring, remaining.Length);
@@ -138,6 +147,15 @@ public static class ExampleSampling
         z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
         z ^= z >> 31;
         return (int)(z & 0x7FFFFFFF);
+    }
+
+    private static void Shuffle(int[] items, Random rng)
+    {
+        for (int k = items.Length - 1; k > 0; k--)
+        {
+            int j = rng.Next(k + 1);
+            (items[k], items[j]) = (items[j], items[k]);
+        }
     }
 
     private static int WeightedDraw(double[] weights, Random rng)

@@ -375,7 +375,10 @@ public static class FigureBuilder
                 ? (string)r.EvalConfig!["judge"]! + (r.EvalConfig["model"]?.GetValueKind() == System.Text.Json.JsonValueKind.String ? $" (model {(string)r.EvalConfig["model"]!})" : "")
                 : null)
             .OfType<string>().GroupBy(j => j).ToList();
-        if (judges.Count == 1) yield return $"{evalTypeId} judge: {judges[0].Key}.";
+        if (judges.Count == 1 && judges[0].Key == "offline")
+            yield return $"{evalTypeId} judge: offline stand-in, no LLM (" +
+                         "on labelled examples its score measures class-label predictability, on token contexts single-token detection).";
+        else if (judges.Count == 1) yield return $"{evalTypeId} judge: {judges[0].Key}.";
         else if (judges.Count > 1) yield return $"{evalTypeId} judges differ: " + string.Join(", ", judges.Select(g => $"{g.Key} ({g.Count()} checkpoints)")) + ".";
     }
 

@@ -20,15 +20,19 @@ public class ExampleSamplingTests
         var all = r.Generation.Concat(r.Scoring.Select(s => s.Index)).ToArray();
         Assert.Equal(all.Length, all.Distinct().Count());
 
-        // Independent ranking: the 12 highest activations (ties → lower index).
+        // Independent ranking: the 12 highest activations (ties → lower index); 10 of them are generation examples and
+        // the other 2 scoring examples, whichever way the random split fell.
         var ranked = Enumerable.Range(0, act.Length).OrderByDescending(i => act[i]).ThenBy(i => i).ToArray();
-        Assert.Equal(ranked[..10], r.Generation[..10]);
+        var top12 = ranked[..12].ToHashSet();
         var scoringIdx = r.Scoring.Select(s => s.Index).ToHashSet();
-        Assert.Contains(ranked[10], scoringIdx);
-        Assert.Contains(ranked[11], scoringIdx);
+        Assert.Equal(10, r.Generation.Count(top12.Contains));
+        Assert.Equal(2, scoringIdx.Count(top12.Contains));
         Assert.Equal(act[ranked[0]], r.TopActivation);
         // Importance-sampled generation examples come from active examples outside the top 12.
-        foreach (int i in r.Generation[10..]) { Assert.True(act[i] > 0); Assert.DoesNotContain(i, ranked[..12]); }
+        foreach (int i in r.Generation.Where(i => !top12.Contains(i))) Assert.True(act[i] > 0);
+        Assert.Equal(5, r.Generation.Count(i => !top12.Contains(i)));
+        // Shown strongest first.
+        Assert.Equal(r.Generation.OrderByDescending(i => act[i]).ThenBy(i => i), r.Generation);
         // Labels follow the 1% rule.
         foreach (var s in r.Scoring) Assert.Equal(act[s.Index] > 0.01 * r.TopActivation, s.Active);
     }
@@ -54,7 +58,7 @@ public class ExampleSamplingTests
         for (int seed = 0; seed < 200; seed++)
         {
             var r = ExampleSampling.Select(act, seed);
-            foreach (int i in r.Generation[10..]) { total++; if (act[i] == 3f) big++; }
+            foreach (int i in r.Generation.Where(i => act[i] < 100f)) { total++; if (act[i] == 3f) big++; }
         }
         double share = (double)big / total;
         Assert.InRange(share, 0.85, 0.95);
@@ -71,6 +75,31 @@ public class ExampleSamplingTests
         Assert.Equal(new[] { 0, 4, 2 }, r.Generation);
         Assert.Equal(2, r.Scoring.Length);
         Assert.All(r.Scoring, s => Assert.False(s.Active));
+    }
+
+    [Fact]
+    public void TopAndImportanceSplitsAreRandomAsSaeBenchs()
+    {
+        // SAEBench splits the 12 top examples at random 10 / 2 and the 7 importance-weighted ones 5 / 2. Here the top 12
+        // are 100 … 89, exactly 7 other examples are active (so all 7 are drawn; the one at 10 almost always first), and 300
+        // are inactive. Each top example must land among the scoring ones with probability 2/12 whatever its rank (a split
+        // by rank would put ranks 11–12 there every time), and the strongest importance draw with probability 2/7 (a split
+        // by draw order would never score it).
+        var act = Enumerable.Range(0, 12).Select(i => 100f - i).Concat([10f, 1f, 1f, 1f, 1f, 1f, 1f]).Concat(Enumerable.Repeat(0f, 300)).ToArray();
+        var scoredTop = new int[12];
+        int runs = 1400, scoredStrongDraw = 0;
+        for (int seed = 0; seed < runs; seed++)
+        {
+            var r = ExampleSampling.Select(act, seed);
+            var scoring = r.Scoring.Select(s => s.Index).ToHashSet();
+            for (int i = 0; i < 12; i++) if (scoring.Contains(i)) scoredTop[i]++;
+            if (scoring.Contains(12)) scoredStrongDraw++;
+            Assert.Equal(5, r.Generation.Count(i => i >= 12 && i < 19));
+        }
+        // Binomial(1400, 1/6): mean 233, s.d. ≈ 13.9; ± 5 s.d.
+        foreach (int c in scoredTop) Assert.InRange(c, 163, 303);
+        // Binomial(1400, 2/7): mean 400, s.d. ≈ 16.9; ± 5 s.d.
+        Assert.InRange(scoredStrongDraw, 315, 485);
     }
 
     [Fact]
