@@ -40,8 +40,10 @@ public sealed record UnlearningOptions : EvaluatorOptions
     /// <summary>Correctly classified forget examples of the test split kept for the accuracies (seeded sample); 0 = all.</summary>
     public int MaxForgetExamples { get; init; } = 0;
 
-    /// <summary>Correctly classified retain examples of the test split kept for the accuracies (seeded sample); 0 = all.</summary>
-    public int MaxRetainExamples { get; init; } = 2_000;
+    /// <summary>Correctly classified retain examples of the test split kept for the accuracies (seeded sample); 0 = all
+    /// (the default: with a 2,000-example sample the 0.99 retain cut made the score of one checkpoint move from 0.52 to
+    /// 0.97 with the seed).</summary>
+    public int MaxRetainExamples { get; init; } = 0;
 
     /// <summary>A configuration whose retain accuracy is below this counts as forget accuracy 1.</summary>
     public double MinRetainAccuracy { get; init; } = 0.99;
@@ -102,7 +104,7 @@ public sealed class UnlearningEvaluator : Evaluator<UnlearningOptions>
     public const int SeedSalt = 0x756E6C72; // "unlr"
 
     public override EvaluatorInfo Info { get; } = new("unlearning", "Unlearning",
-        "Clamps latents specific to the forget concept negative at the hook and measures forget vs retain accuracy.", Version: "1");
+        "Clamps latents specific to the forget concept negative at the hook and measures forget vs retain accuracy.", Version: "2");
 
     protected override IEvaluationJob Start(EvaluationContext context, UnlearningOptions options)
     {
@@ -209,10 +211,13 @@ public sealed class UnlearningEvaluator : Evaluator<UnlearningOptions>
                     {
                         cancellation.ThrowIfCancellationRequested();
                         var clamp = selected.Select(j => decoderNorms[j] > 0 ? (float)(k * scale * inputScale / decoderNorms[j]) : 0f).ToArray();
-                        double forgetAcc = forgetSet.AccuracyUnderClamp(sae, _forward, selected, clamp);
-                        double retainAcc = retainSet.AccuracyUnderClamp(sae, _forward, selected, clamp);
+                        int forgetCorrect = forgetSet.CorrectUnderClamp(sae, _forward, selected, clamp);
+                        int retainCorrect = retainSet.CorrectUnderClamp(sae, _forward, selected, clamp);
+                        double forgetAcc = (double)forgetCorrect / forgetSet.Rows, retainAcc = (double)retainCorrect / retainSet.Rows;
                         var configuration = new UnlearningConfiguration(tau, n, k);
                         outcomes.Add(new UnlearningOutcome(configuration, forgetAcc, retainAcc));
+                        var forgetCi = UnlearningMath.Wilson(forgetCorrect, forgetSet.Rows);
+                        var retainCi = UnlearningMath.Wilson(retainCorrect, retainSet.Rows);
                         details.Add(new JsonObject
                         {
                             ["tau"] = tau,
@@ -221,6 +226,11 @@ public sealed class UnlearningEvaluator : Evaluator<UnlearningOptions>
                             ["clamp_norm"] = k * scale,
                             ["forget_accuracy"] = forgetAcc,
                             ["retain_accuracy"] = retainAcc,
+                            ["forget_accuracy_ci95"] = new JsonArray(forgetCi.Low, forgetCi.High),
+                            ["retain_accuracy_ci95"] = new JsonArray(retainCi.Low, retainCi.High),
+                            ["passes_retain_cut"] = retainAcc >= _options.MinRetainAccuracy,
+                            // The cut is decided by a sample: when its interval straddles the cut, another sample could decide otherwise.
+                            ["retain_cut_uncertain"] = retainCi.Low < _options.MinRetainAccuracy && retainCi.High >= _options.MinRetainAccuracy,
                             ["latents"] = new JsonArray(selected.Select(j => (JsonNode)j).ToArray()),
                         });
                     }
@@ -241,7 +251,14 @@ public sealed class UnlearningEvaluator : Evaluator<UnlearningOptions>
                 ["retain_examples_correct_used"] = retainSet.Rows,
                 ["frequency_tokens_forget"] = forgetCounter.Tokens,
                 ["frequency_tokens_retain"] = retainCounter.Tokens,
+                ["min_retain_accuracy"] = _options.MinRetainAccuracy,
+                ["configurations_with_uncertain_retain_cut"] = details.Count(d => d["retain_cut_uncertain"]!.GetValue<bool>()),
+                ["meaning"] = "on a classifier: 1 − the lowest accuracy on the forget class's correctly classified test examples reached by " +
+                              "clamping a few latents that are rare on the other classes, among configurations that keep the accuracy on the " +
+                              "other classes' correctly classified examples at or above min_retain_accuracy",
             };
+            if (UnlearningMath.ScoringConfiguration(outcomes, _options.MinRetainAccuracy) is { } best)
+                unstructured["scoring_configuration"] = new JsonObject { ["tau"] = best.RetainThreshold, ["n"] = best.Count, ["multiplier"] = best.Multiplier };
             return new EvalResult(metrics, details, unstructured);
         }
     }
@@ -290,12 +307,12 @@ public sealed class UnlearningEvaluator : Evaluator<UnlearningOptions>
 
         /// <summary>
         /// Clamps the selected latents where they fire (<see cref="LatentEdit.ClampActive"/> to −clamp), splices the edit in
-        /// with the SAE's error term kept (<see cref="LatentIntervention.WithErrorTerm"/>), and returns the accuracy of the
-        /// model's forward pass from the hook.
+        /// with the SAE's error term kept (<see cref="LatentIntervention.WithErrorTerm"/>), and returns how many of the
+        /// examples the model's forward pass from the hook still classifies correctly.
         /// </summary>
-        public double AccuracyUnderClamp(Sae sae, IDownstreamLoss forward, int[] selected, float[] clamp)
+        public int CorrectUnderClamp(Sae sae, IDownstreamLoss forward, int[] selected, float[] clamp)
         {
-            if (Rows == 0) return double.NaN;
+            if (Rows == 0) return 0;
             using var edited = HostMatrix.Rent(Rows, x.Cols, clear: false);
             LatentIntervention.WithErrorTerm(sae, x, f, LatentEdit.ClampActive(selected, clamp.Select(c => -c).ToArray()), edited);
             var inputs = ActivationBatch.ForRows(Split.Test, x, examples, labels); // not disposed: x belongs to this set
@@ -303,7 +320,7 @@ public sealed class UnlearningEvaluator : Evaluator<UnlearningOptions>
             int correct = 0;
             for (int r = 0; r < Rows; r++)
                 if (outcome.Correct[r]) correct++;
-            return (double)correct / Rows;
+            return correct;
         }
 
         public void Dispose()

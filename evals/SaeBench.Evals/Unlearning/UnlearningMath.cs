@@ -29,6 +29,31 @@ public static class UnlearningMath
         return candidates.Take(count).ToArray();
     }
 
+    /// <summary>The configuration that sets the score (the lowest forget accuracy among those passing the retain cut; ties →
+    /// the first), or null when none passes.</summary>
+    public static UnlearningConfiguration? ScoringConfiguration(IReadOnlyList<UnlearningOutcome> outcomes, double minRetainAccuracy = 0.99)
+    {
+        UnlearningOutcome? best = null;
+        foreach (var o in outcomes)
+            if (o.RetainAccuracy >= minRetainAccuracy && (best is null || o.ForgetAccuracy < best.ForgetAccuracy)) best = o;
+        return best?.Configuration;
+    }
+
+    /// <summary>
+    /// The Wilson score interval of a proportion <paramref name="successes"/>/<paramref name="trials"/> at normal quantile
+    /// <paramref name="z"/> (1.96: 95 %); (NaN, NaN) with no trials. Stays inside [0, 1] and is not degenerate at 0 or 1
+    /// successes, unlike the normal approximation.
+    /// </summary>
+    public static (double Low, double High) Wilson(long successes, long trials, double z = 1.96)
+    {
+        if (trials < 0 || successes < 0 || successes > trials) throw new ArgumentOutOfRangeException(nameof(successes), $"{successes} of {trials}.");
+        if (trials == 0) return (double.NaN, double.NaN);
+        double n = trials, p = successes / n, z2 = z * z;
+        double centre = (p + z2 / (2 * n)) / (1 + z2 / n);
+        double half = z / (1 + z2 / n) * Math.Sqrt(p * (1 - p) / n + z2 / (4 * n * n));
+        return (Math.Max(0, centre - half), Math.Min(1, centre + half));
+    }
+
     /// <summary>
     /// 1 − min over configurations of (forget accuracy, or 1 where retain accuracy &lt; <paramref name="minRetainAccuracy"/>).
     /// NaN with no configurations.

@@ -70,6 +70,14 @@ public static class HtmlReport
             sb.AppendLine("</ul></details>");
         }
 
+        var meanings = MetricMeanings.For(results);
+        if (meanings.Count > 0)
+        {
+            sb.AppendLine("<h2>What the metrics measure here</h2><ul class=\"meanings\">");
+            foreach (var m in meanings) sb.AppendLine($"<li>{Escape(m)}</li>");
+            sb.AppendLine("</ul>");
+        }
+
         sb.AppendLine("<h2>Filters</h2><div class=\"controls\">");
         Checkboxes(sb, "architecture", "Architectures", architectures);
         Checkboxes(sb, "width", "Widths (latents)", widths);
@@ -120,6 +128,7 @@ public static class HtmlReport
             sb.AppendLine("</tr>");
         }
         sb.AppendLine("</tbody></table></div>");
+        UnlearningSection(sb, results);
 
         sb.Append("<script type=\"application/json\" id=\"report-data\">")
           .Append(ScriptJson(Data(results, keys, architectures, widths, optimal).ToJsonString(ResultJson.Compact)))
@@ -175,6 +184,30 @@ public static class HtmlReport
     }
 
     private static JsonArray Strings(IEnumerable<string> items) => new(items.Select(s => (JsonNode?)JsonValue.Create(s)).ToArray());
+
+    /// <summary>The unlearning evaluator's per-configuration table (see <see cref="UnlearningTable"/>), when there is one.</summary>
+    private static void UnlearningSection(StringBuilder sb, ResultSet results)
+    {
+        var tables = UnlearningTable.Read(results);
+        if (tables.Count == 0) return;
+        sb.AppendLine("<h2>Unlearning per configuration</h2><p class=\"meta\">Forget accuracy / retain accuracy per configuration; the score is " +
+                      "1 − the lowest forget accuracy (◀) among configurations meeting the retain cut. ✗ below the cut; ? the cut lies inside the " +
+                      "retain accuracy's 95 % interval.</p>");
+        foreach (var group in tables.GroupBy(t => string.Join(";", t.Rows.Select(UnlearningTable.Label))))
+        {
+            sb.Append("<div class=\"table-wrap\"><table class=\"unlearning\"><thead><tr><th>Checkpoint</th><th>Score</th>");
+            foreach (var r in group.First().Rows) sb.Append($"<th>{Escape(UnlearningTable.Label(r))}</th>");
+            sb.AppendLine("</tr></thead><tbody>");
+            foreach (var (checkpoint, score, minRetain, rows) in group)
+            {
+                var scoring = UnlearningTable.Scoring(rows, minRetain);
+                sb.Append($"<tr><td>{Escape(checkpoint)}</td><td class=\"num\">{Escape(SummaryMarkdown.Format(score))}</td>");
+                foreach (var r in rows) sb.Append($"<td class=\"num\">{Escape(UnlearningTable.Cell(r, minRetain, ReferenceEquals(r, scoring)))}</td>");
+                sb.AppendLine("</tr>");
+            }
+            sb.AppendLine("</tbody></table></div>");
+        }
+    }
 
     private static void Checkboxes(StringBuilder sb, string filter, string legend, List<string> values)
     {

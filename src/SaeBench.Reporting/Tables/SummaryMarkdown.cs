@@ -68,6 +68,14 @@ public static class SummaryMarkdown
             }
             sb.AppendLine();
         }
+        var meanings = MetricMeanings.For(results);
+        if (meanings.Count > 0)
+        {
+            sb.AppendLine("## What the metrics measure here").AppendLine();
+            foreach (var meaning in meanings) sb.AppendLine($"- {meaning}");
+            sb.AppendLine();
+        }
+        sb.Append(UnlearningTable.Markdown(results));
         sb.AppendLine("Every metric of every evaluator: `metrics_tidy.csv` (one row per checkpoint × evaluator × metric) and `metrics_wide.csv` (one row per checkpoint).");
         if (figureFiles is { Count: > 0 })
         {
