@@ -8,18 +8,28 @@ namespace SaeBench.Evals.Mdl;
 /// <summary>Options of the <c>mdl</c> evaluator.</summary>
 public sealed record MdlOptions : EvaluatorOptions
 {
-    /// <summary>FVU tolerance ε: the precision is the smallest B with FVU_quantised ≤ FVU + ε.</summary>
-    public double Epsilon { get; init; } = 0.01;
+    /// <summary>The distortion target ε, one for every SAE (the MDL-SAE paper's selection): description lengths are compared
+    /// where the quantised code's FVU reaches it; an SAE that cannot reach it is excluded (null description length).</summary>
+    public double FvuTarget { get; init; } = 0.1;
 
     /// <summary>Bins per latent tried, strictly increasing.</summary>
     public IReadOnlyList<int> Bins { get; init; } = [.. MdlMath.DefaultBinGrid];
 
+    /// <summary>Add the dictionary's cost (the decoder's F·d parameters at <see cref="DictionaryBitsPerParameter"/> bits,
+    /// amortised over the evaluated tokens) to the description length.</summary>
+    public bool IncludeDictionaryCost { get; init; }
+
+    /// <summary>Bits per decoder parameter for the dictionary cost.</summary>
+    public double DictionaryBitsPerParameter { get; init; } = 32;
+
     public override IEnumerable<string> Validate()
     {
-        if (!(Epsilon >= 0) || !double.IsFinite(Epsilon)) yield return $"epsilon: {Epsilon} must be a finite number ≥ 0.";
+        if (!(FvuTarget > 0 && FvuTarget < 1)) yield return $"fvu_target: {FvuTarget} must be in (0, 1).";
         if (Bins is null || Bins.Count == 0) yield return "bins: give at least one bin count.";
         else if (Bins.Any(b => b < 1) || Bins.Zip(Bins.Skip(1)).Any(p => p.Second <= p.First))
             yield return $"bins: [{string.Join(", ", Bins)}] must be ≥ 1 and strictly increasing.";
+        if (!(DictionaryBitsPerParameter > 0) || !double.IsFinite(DictionaryBitsPerParameter))
+            yield return $"dictionary_bits_per_parameter: {DictionaryBitsPerParameter} must be a finite number > 0.";
     }
 }
 
@@ -31,7 +41,7 @@ public sealed record MdlOptions : EvaluatorOptions
 public sealed class MdlEvaluator : Evaluator<MdlOptions>
 {
     public override EvaluatorInfo Info { get; } = new("mdl", "MDL",
-        "Bits per token to send the SAE's quantised code at a precision that keeps FVU within ε of the unquantised code.", Version: "1");
+        "Bits per token to send the SAE's quantised code at the precision where its FVU reaches a target ε common to every SAE.", Version: "2");
 
     protected override IEvaluationJob Start(EvaluationContext context, MdlOptions options) => new Job(context, options);
 
@@ -56,7 +66,8 @@ public sealed class MdlEvaluator : Evaluator<MdlOptions>
                 using var valid = ValidRows.Of(batch, includeReconstruction: false);
                 second.Add(valid.X, valid.F, decode);
             }
-            var r = second.Result(options.Epsilon);
+            double dictionary = MdlMath.DictionaryBitsPerToken(context.Sae.DSae, context.Sae.DIn, options.DictionaryBitsPerParameter, scales.Tokens);
+            var r = second.Result(options.FvuTarget, options.IncludeDictionaryCost ? dictionary : 0);
             var metrics = new List<MetricValue>
             {
                 MetricValue.Of(MdlMetrics.DescriptionLengthBits, r.DescriptionLengthBits),
@@ -76,15 +87,25 @@ public sealed class MdlEvaluator : Evaluator<MdlOptions>
             }).ToList();
             var unstructured = new JsonObject
             {
-                ["meets_tolerance"] = r.MeetsTolerance,
-                ["epsilon"] = options.Epsilon,
-                ["raw_bins"] = r.RawBins,
+                ["fvu_target"] = options.FvuTarget,
+                ["meets_target"] = r.MeetsTarget,
+                ["met_at_coarsest_precision"] = r.AtCoarsest,
+                ["selection"] = "description lengths at one FVU target for every SAE, interpolated between the grid precisions that straddle it",
+                ["raw_bins"] = Finite(r.RawBins),
                 ["raw_fvu_quantised"] = Finite(r.RawFvuQuantised),
+                ["dictionary_bits_per_token"] = Finite(dictionary),
+                ["dictionary_cost_included"] = options.IncludeDictionaryCost,
+                ["signed_latents"] = r.SignedLatents,
                 ["l0"] = Finite(r.L0),
                 ["tokens"] = r.Tokens,
             };
+            if (!r.MeetsTarget)
+                unstructured["status"] = $"excluded: the quantised code cannot reach FVU {options.FvuTarget} " +
+                    $"(FVU {Format(r.Precisions[^1].FvuQuantised)} at {r.Precisions[^1].Bins} bins; unquantised FVU {Format(r.Fvu)})";
             return new EvalResult(metrics, details, unstructured);
         }
+
+        private static string Format(double v) => v.ToString("G4", System.Globalization.CultureInfo.InvariantCulture);
 
         private static double? Finite(double v) => double.IsFinite(v) ? v : null;
     }

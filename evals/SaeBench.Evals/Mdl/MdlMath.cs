@@ -53,10 +53,15 @@ public static class MdlMath
     public static float BinMidpoint(int index, float max, int bins) => (float)((index + 0.5) * max / bins);
 
     /// <summary>
-    /// Quantised code value: non-positive values (inactive) stay 0; positive values go to their bin's midpoint.
+    /// Quantised code value on symmetric bins: 0 stays 0 (inactive); any other value goes to the midpoint of its
+    /// magnitude's bin on [0, max], with its sign (max = the latent's largest |f|).
     /// </summary>
-    public static float QuantiseCode(float value, float max, int bins) =>
-        value > 0 && max > 0 ? BinMidpoint(BinIndex(value, max, bins), max, bins) : 0f;
+    public static float QuantiseCode(float value, float max, int bins)
+    {
+        if (value == 0 || !(max > 0)) return 0f;
+        float mid = BinMidpoint(BinIndex(Math.Abs(value), max, bins), max, bins);
+        return value < 0 ? -mid : mid;
+    }
 
     /// <summary>
     /// Uniform quantiser on [min, max] with B bins and midpoint reconstruction (raw activations, any sign).
@@ -87,8 +92,40 @@ public static class MdlMath
         return l0 * (Math.Log2(latents) + Math.Log2(bins));
     }
 
-    /// <summary>Raw baseline: d values of log₂ B bits each (a fixed-width code).</summary>
-    public static double RawDescriptionLength(int dimensions, int bins) => dimensions * Math.Log2(bins);
+    /// <summary>Raw baseline: d values of log₂ B bits each (a fixed-width code; B may be an interpolated precision).</summary>
+    public static double RawDescriptionLength(int dimensions, double bins) => dimensions * Math.Log2(bins);
+
+    /// <summary>
+    /// Where along a precision grid the FVU first reaches <paramref name="target"/>: at grid index i (the first with
+    /// FVU ≤ target), a fraction t ∈ (0, 1] of the way from grid[i − 1] (whose FVU is above target) to grid[i], with t
+    /// from linear interpolation of the FVU: t = (FVU[i−1] − target) / (FVU[i−1] − FVU[i]). At i = 0 (the coarsest
+    /// precision already meets the target) t = 1. Null when no precision meets it.
+    /// </summary>
+    public static GridPoint? AtTarget(IReadOnlyList<int> grid, ReadOnlySpan<double> fvuPerPrecision, double target)
+    {
+        int i = SelectPrecision(grid, fvuPerPrecision, target);
+        if (i < 0) return null;
+        if (i == 0) return new GridPoint(0, 1, grid[0]);
+        double above = fvuPerPrecision[i - 1], below = fvuPerPrecision[i];
+        double t = above > below ? (above - target) / (above - below) : 1;
+        t = Math.Clamp(t, 0, 1);
+        double log2 = Math.Log2(grid[i - 1]) + t * (Math.Log2(grid[i]) - Math.Log2(grid[i - 1]));
+        return new GridPoint(i, t, Math.Pow(2, log2));
+    }
+
+    /// <summary>A point between grid precisions <see cref="Index"/> − 1 and <see cref="Index"/> (see <see cref="AtTarget"/>).</summary>
+    /// <param name="Bins">The precision there, interpolated in log₂ B.</param>
+    public readonly record struct GridPoint(int Index, double Fraction, double Bins)
+    {
+        /// <summary>Linear interpolation of a per-precision quantity at this point.</summary>
+        public double Interpolate(IReadOnlyList<double> values) =>
+            Index == 0 ? values[0] : values[Index - 1] + Fraction * (values[Index] - values[Index - 1]);
+    }
+
+    /// <summary>The dictionary's cost per token: the decoder's F·d parameters at <paramref name="bitsPerParameter"/> bits,
+    /// amortised over <paramref name="tokens"/> tokens.</summary>
+    public static double DictionaryBitsPerToken(int latents, int dimensions, double bitsPerParameter, long tokens) =>
+        tokens > 0 ? (double)latents * dimensions * bitsPerParameter / tokens : double.NaN;
 
     /// <summary>
     /// Index into <paramref name="grid"/> (ascending) of the first precision whose FVU is ≤ target, or −1 when none is.

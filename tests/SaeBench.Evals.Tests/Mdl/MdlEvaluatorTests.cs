@@ -51,7 +51,7 @@ public class MdlEvaluatorTests
     [InlineData(1024)] // one batch
     public void Description_length_of_constructed_codes_matches_the_closed_form(int batchRows)
     {
-        var r = Run(KnownCodes(), batchRows, new JsonObject { ["bins"] = new JsonArray(4), ["epsilon"] = 1.0 });
+        var r = Run(KnownCodes(), batchRows, new JsonObject { ["bins"] = new JsonArray(4), ["fvu_target"] = 0.5 });
 
         double expected = Hb(0.5) + 0.5 * 2 + Hb(0.25) + 0.25 * 0;
         Assert.Equal(expected, r.Get("mdl.description_length_bits")!.Value, 9);
@@ -70,19 +70,26 @@ public class MdlEvaluatorTests
     }
 
     [Fact]
-    public void Precision_is_the_smallest_bin_count_within_the_tolerance()
+    public void Every_sae_is_measured_at_the_common_target_and_one_that_cannot_reach_it_is_excluded()
     {
         // Latent 0 takes 8 equally spaced values up to 1; with B bins the error shrinks as B grows.
         var x = new float[80, 1];
         for (int t = 0; t < 80; t++) x[t, 0] = t % 10 < 8 ? (t % 10 + 1) / 8f : 0f;
-        var loose = Run(x, 16, new JsonObject { ["epsilon"] = 1.0 });
-        var tight = Run(x, 16, new JsonObject { ["epsilon"] = 0.0 });
+        var loose = Run(x, 16, new JsonObject { ["fvu_target"] = 0.5 });
         Assert.Equal(2.0, loose.Get("mdl.bins"));
-        // Values k/8 sit on bin edges of B = 8 (each in its own bin) but never on midpoints, so no grid value reaches
-        // FVU 0 exactly: the largest is used and the tolerance is reported as not met.
-        Assert.Equal(128.0, tight.Get("mdl.bins"));
-        Assert.False((bool)tight.Unstructured!["meets_tolerance"]!);
-        Assert.True(loose.Get("mdl.description_length_bits") < tight.Get("mdl.description_length_bits"));
+        Assert.True((bool)loose.Unstructured!["met_at_coarsest_precision"]!);
+        // Values k/8 sit on bin edges of B = 8 (each in its own bin) but never on midpoints: FVU_q never reaches 1e-9.
+        var tight = Run(x, 16, new JsonObject { ["fvu_target"] = 1e-9 });
+        Assert.False((bool)tight.Unstructured!["meets_target"]!);
+        Assert.Null(tight.Get("mdl.description_length_bits"));
+        Assert.Null(tight.Get("mdl.bins"));
+        Assert.Contains("excluded", (string)tight.Unstructured!["status"]!);
+        // Between the two: interpolated, so the precision is not a grid value.
+        var middle = Run(x, 16, new JsonObject { ["fvu_target"] = 0.003 });
+        Assert.True((bool)middle.Unstructured!["meets_target"]!);
+        Assert.Equal(0.003, middle.Get("mdl.fvu_quantised")!.Value, 9);
+        Assert.True(loose.Get("mdl.description_length_bits") < middle.Get("mdl.description_length_bits"));
+        Assert.DoesNotContain(middle.Get("mdl.bins")!.Value, new double[] { 2, 4, 8, 16, 32, 64, 128 });
     }
 
     [Fact]
@@ -96,7 +103,7 @@ public class MdlEvaluatorTests
             b[t, 1] = a[t, 1];
             b[t, 2] = t % 2 == 0 ? 1f : 0f;
         }
-        var options = new JsonObject { ["bins"] = new JsonArray(4), ["epsilon"] = 1.0 };
+        var options = new JsonObject { ["bins"] = new JsonArray(4), ["fvu_target"] = 0.5 };
         var ra = Run(a, 64, options.DeepClone().AsObject());
         var rb = Run(b, 64, options);
         Assert.Equal(0, rb.Get("mdl.fvu")!.Value, 12);
@@ -108,7 +115,7 @@ public class MdlEvaluatorTests
     {
         var e = Assert.Throws<ConfigException>(() => new MdlEvaluator().ParseOptions(new JsonObject { ["bins"] = new JsonArray(4, 2) }));
         Assert.Contains("bins", e.Message);
-        e = Assert.Throws<ConfigException>(() => new MdlEvaluator().ParseOptions(new JsonObject { ["epsilon"] = -1 }));
-        Assert.Contains("epsilon", e.Message);
+        e = Assert.Throws<ConfigException>(() => new MdlEvaluator().ParseOptions(new JsonObject { ["fvu_target"] = -1 }));
+        Assert.Contains("fvu_target", e.Message);
     }
 }
