@@ -29,6 +29,25 @@ public static class SaeArchitectures
         ["jump_relu"] = JumpRelu,
     };
 
+    /// <summary>Aliases that are only other spellings of a canonical id (same inference, same training): SAELens's
+    /// <c>standard</c> is a ReLU SAE, <c>batch_topk</c>, <c>jump_relu</c> and <c>matryoshka</c> are spellings.
+    /// <c>p_anneal</c> and <c>standard_april_update</c> name a training method of their own and are not among them.</summary>
+    public static IReadOnlySet<string> Spellings { get; } = new HashSet<string>(StringComparer.Ordinal) { "standard", "batch_topk", "jump_relu", "matryoshka" };
+
+    /// <summary>
+    /// The name reports group checkpoints by: a canonical id or a mere spelling of one → the canonical id (so SAELens's
+    /// <c>standard</c> joins <c>relu</c>); a name of a distinct training method (<c>p_anneal</c>, <c>standard_april_update</c>)
+    /// or any other name (a user's tag) → itself, trimmed.
+    /// </summary>
+    public static string ReportName(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        var trimmed = name.Trim();
+        var lower = trimmed.ToLowerInvariant();
+        if (All.Contains(lower)) return lower;
+        return Spellings.Contains(lower) ? Aliases[lower] : trimmed;
+    }
+
     /// <summary>The canonical id for a name or alias (case-insensitive), or null.</summary>
     public static string? TryCanonical(string? name)
     {

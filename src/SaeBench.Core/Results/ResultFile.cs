@@ -53,7 +53,8 @@ public static class ResultFile
             var checkpoint = new ResultCheckpoint(
                 checkpointId,
                 String(root, "sae_lens_release_id") ?? "custom",
-                (ckpt is { } c1 ? String(c1, "architecture") : null) ?? tags.GetValueOrDefault("architecture") ?? (cfg is { } f1 ? String(f1, "architecture") : null),
+                ((ckpt is { } c1 ? String(c1, "architecture") : null) ?? tags.GetValueOrDefault("architecture") ?? (cfg is { } f1 ? String(f1, "architecture") : null))
+                    is { } arch ? Autoencoders.SaeArchitectures.ReportName(arch) : null, // files of other tools may say "standard"
                 tags.GetValueOrDefault("width") ?? (ckpt is { } c2 ? Scalar(c2, "d_sae") : null) ?? (cfg is { } f2 ? Scalar(f2, "d_sae") : null),
                 tags.GetValueOrDefault("target_l0"),
                 ckpt is { } c3 ? String(c3, "path") : null,

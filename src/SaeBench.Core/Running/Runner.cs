@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using SaeBench.Compute.Backends;
+using SaeBench.Core.Autoencoders;
 using SaeBench.Core.Checkpoints;
 using SaeBench.Core.Evaluation;
 using SaeBench.Core.Models;
@@ -242,10 +243,11 @@ public sealed class Runner(RunSettings settings, IRunObserver? observer = null)
 
     /// <summary>
     /// The architecture reports group by: the registry tag when the user gave one, else the name the checkpoint uses
-    /// (e.g. <c>p_anneal</c>, which runs as <c>relu</c> at inference), else the canonical id.
+    /// (e.g. <c>p_anneal</c>, which runs as <c>relu</c> at inference), else the canonical id; a mere spelling of an id
+    /// (SAELens's <c>standard</c>) becomes the id (<see cref="SaeArchitectures.ReportName"/>).
     /// </summary>
     private static string ReportedArchitecture(RunCheckpoint ck, CheckpointInfo? info) =>
-        ck.Tags.TryGetValue("architecture", out var tagged) ? tagged : info?.ArchitectureName ?? info?.Architecture ?? "unknown";
+        SaeArchitectures.ReportName(ck.Tags.TryGetValue("architecture", out var tagged) ? tagged : info?.ArchitectureName ?? info?.Architecture ?? "unknown");
 
     private void Fail(RunCheckpoint ck, string? sha, PlannedEvaluator ev, PlannedJob job, string error, double seconds, IModelUnderStudy model,
         List<FailedJob> failed, LoadedCheckpoint? loaded = null)

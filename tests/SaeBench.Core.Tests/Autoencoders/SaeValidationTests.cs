@@ -15,6 +15,22 @@ public class SaeValidationTests
         Assert.Contains("did you mean 'topk'", e.Message);
     }
 
+    [Theory]
+    [InlineData("standard", "relu")]          // SAELens's ReLU SAE: one series with ours
+    [InlineData("Standard", "relu")]
+    [InlineData("relu", "relu")]
+    [InlineData("TopK", "topk")]
+    [InlineData("batch_topk", "batchtopk")]
+    [InlineData("jump_relu", "jumprelu")]
+    [InlineData("matryoshka", "matryoshka_batchtopk")]
+    [InlineData("p_anneal", "p_anneal")]      // a training method of its own: its own series
+    [InlineData("standard_april_update", "standard_april_update")]
+    [InlineData("my-sweep-A ", "my-sweep-A")] // a user's tag is kept (trimmed)
+    public void Report_names_merge_spellings_and_keep_training_methods(string name, string expected)
+    {
+        Assert.Equal(expected, SaeArchitectures.ReportName(name));
+    }
+
     [Fact]
     public void The_given_alias_is_kept_in_the_config()
     {

@@ -88,6 +88,12 @@ public class FixtureCheckpointTests
         var jump = CheckpointLoader.Load(Fixtures.PathOf("saelens_v6/jumprelu")).Info;
         Assert.NotNull(jump.Threshold);
         Assert.False(jump.ApplyBDecToInput);
-        Assert.Equal("standard", CheckpointLoader.Load(Fixtures.PathOf("saelens_v6/standard")).Info.ArchitectureName);
+        // SAELens's "standard" is a ReLU SAE under another spelling: no name of its own, so reports do not split the relu series.
+        var standard = CheckpointLoader.Load(Fixtures.PathOf("saelens_v6/standard")).Info;
+        Assert.Equal("relu", standard.Architecture);
+        Assert.Null(standard.ArchitectureName);
+        // A v5 TopK checkpoint declares "architecture": "standard" and "activation_fn_str": "topk": it is topk, not standard.
+        Assert.Equal("topk", sl5.Architecture);
+        Assert.Null(sl5.ArchitectureName);
     }
 }

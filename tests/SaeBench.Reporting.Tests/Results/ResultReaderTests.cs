@@ -44,6 +44,21 @@ public class ResultReaderTests
     }
 
     [Fact]
+    public void A_spelling_of_an_architecture_joins_its_series_and_a_training_method_keeps_its_own()
+    {
+        // A file of another tool (or an older harness) says "standard" for a ReLU SAE: it must join the relu series,
+        // while p_anneal stays a series of its own.
+        using var tmp = new TempDirectory();
+        Write(tmp.Path, "core", new Ckpt("sl-standard", "standard", 1024), [L0(16)]);
+        Write(tmp.Path, "core", B, [L0(40)]);
+        Write(tmp.Path, "core", new Ckpt("pa", "p_anneal", 1024), [L0(30)]);
+        var set = ResultReader.Load(tmp.Path);
+        Assert.Equal("relu", set.Checkpoints.Single(c => c.Id == "sl-standard").Architecture);
+        Assert.Equal("p_anneal", set.Checkpoints.Single(c => c.Id == "pa").Architecture);
+        Assert.Equal(["p_anneal", "relu", "relu"], set.Checkpoints.Select(c => c.Architecture!).Order());
+    }
+
+    [Fact]
     public void Malformed_json_is_reported_with_its_file_and_skipped()
     {
         using var tmp = new TempDirectory();

@@ -22,7 +22,8 @@ public sealed class SaeLensFormat : ICheckpointFormat
     {
         var cfg = JsonConfig.Load(layout.ConfigFile!);
         bool v5 = cfg.Has("activation_fn_str") || cfg.Has("hook_layer") || (!cfg.Has("metadata") && cfg.Has("hook_name"));
-        string declared = cfg.String("architecture") ?? "standard";
+        string? declaredName = cfg.String("architecture");
+        string declared = declaredName ?? "standard";
         string architecture = SaeArchitectures.TryCanonical(declared)
                               ?? throw cfg.Error("architecture", $"unknown architecture '{declared}' (known: {string.Join(", ", SaeArchitectures.All.Concat(SaeArchitectures.Aliases.Keys))})");
         int? k = cfg.Int("k");
@@ -31,7 +32,10 @@ public sealed class SaeLensFormat : ICheckpointFormat
             string activation = cfg.String("activation_fn_str") ?? "relu";
             if (activation == "topk")
             {
+                // A v5 TopK SAE says so only in its activation; its "architecture" is "standard" (SAELens's default before
+                // TopK had an architecture of its own), which names no part of it: it is a topk SAE, reported as topk.
                 architecture = SaeArchitectures.TopK;
+                if (declaredName is null or "standard") declared = architecture;
                 k = cfg.Section("activation_fn_kwargs")?.Int("k") ?? throw cfg.Error("activation_fn_kwargs.k", "topk needs k");
             }
             else if (activation != "relu")
@@ -42,7 +46,8 @@ public sealed class SaeLensFormat : ICheckpointFormat
 
         var config = new SaeConfig
         {
-            ArchitectureName = declared == architecture ? null : declared,
+            // A mere spelling of the id (SAELens's "standard" for a ReLU SAE) is not kept: reports would split the series.
+            ArchitectureName = SaeArchitectures.ReportName(declared) == architecture ? null : declared,
             Dtype = cfg.String("dtype") ?? "float32",
         };
         var meta = v5 ? cfg : cfg.Section("metadata");
