@@ -36,7 +36,11 @@ public sealed record Provenance(
     string ModelHash,
     int Seed,
     CheckpointProvenance Checkpoint,
-    double Seconds);
+    double Seconds)
+{
+    /// <summary>The model's one-line description (e.g. how an activation file was split), written as <c>model_description</c>.</summary>
+    public string? ModelDescription { get; init; }
+}
 
 /// <summary>
 /// One result file: SAEBench's envelope keys in SAEBench's order, then our provenance under one extra key.
@@ -123,6 +127,7 @@ public sealed record ResultEnvelope(
                 ["backend"] = p.Backend,
                 ["model_id"] = p.ModelId,
                 ["model_hash"] = p.ModelHash,
+                ["model_description"] = p.ModelDescription,
                 ["seed"] = p.Seed,
                 ["checkpoint"] = new JsonObject
                 {

@@ -273,7 +273,7 @@ public sealed class Runner(RunSettings settings, IRunObserver? observer = null)
                 settings.Backend.Description, model.Info.Id, model.Info.ContentHash, settings.Seed,
                 new CheckpointProvenance(ck.Id, sha, ck.Path, info?.Format ?? "unknown", ReportedArchitecture(ck, info),
                     info?.DIn ?? 0, info?.DSae ?? 0, ck.Tags),
-                seconds));
+                seconds) { ModelDescription = model.Info.Description });
         envelope.WriteTo(ResultEnvelope.PathFor(settings.OutputDirectory, ev.Id, ck.Id));
         _observer.OnEvent(new JobFinished(ck.Id, ev.Id, JobStatuses.Name(status), seconds, error));
     }

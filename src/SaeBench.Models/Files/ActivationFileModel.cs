@@ -10,22 +10,27 @@ namespace SaeBench.Models.Files;
 /// <list type="bullet">
 /// <item>a directory with <c>train.npy|train.safetensors</c> and <c>test.npy|test.safetensors</c> (labels, if any, in
 /// <c>train.labels.csv</c> and <c>test.labels.csv</c>), or</item>
-/// <item>one file, whose last <see cref="ModelOptions.FileTestFraction"/> of examples form the test split (labels, if any,
-/// in <c>labels=CSV</c> or beside it as <c>STEM.labels.csv</c>).</item>
+/// <item>one file, of whose examples a seeded random <see cref="ModelOptions.FileTestFraction"/> forms the test split
+/// (<c>split_seed=N</c>, default 0; the rest, in file order, is the train split); labels, if any, in <c>labels=CSV</c> or
+/// beside it as <c>STEM.labels.csv</c>, one row per example of the file.</item>
 /// </list>
+/// The hook is <c>file</c> unless the configuration names it (<c>model_options: hook</c>); a named hook is checked against
+/// the <c>hook_name</c> an SAE records (<see cref="ICheckpointCompatibility"/>).
 /// In safetensors, the activations are the tensor <c>activations</c> (or the only tensor); an optional <c>mask</c>
 /// tensor <c>[N, positions]</c> (BOOL/U8) marks valid positions.
 /// </summary>
-public sealed class ActivationFileModel : IModelUnderStudy, ILabelledTasks
+public sealed class ActivationFileModel : IModelUnderStudy, ILabelledTasks, ICheckpointCompatibility
 {
     public const string Prefix = "file:";
     public const string DefaultHook = "file";
 
     private readonly IActivationSource[] _sources;
+    private readonly bool _hookKnown;
     private readonly int[][]? _labels;
 
-    private ActivationFileModel(ModelInfo info, IActivationSource[] sources, string[]? classNames, int[][]? labels)
+    private ActivationFileModel(ModelInfo info, IActivationSource[] sources, string[]? classNames, int[][]? labels, bool hookKnown)
     {
+        _hookKnown = hookKnown;
         Info = info;
         _sources = sources;
         _labels = labels;
@@ -43,6 +48,13 @@ public sealed class ActivationFileModel : IModelUnderStudy, ILabelledTasks
     public T? Capability<T>() where T : class =>
         typeof(T) == typeof(ILabelledTasks) && !HasLabels ? null : this as T;
 
+    /// <summary>An SAE whose recorded hook_name differs from the hook the configuration names for the data; nothing when
+    /// the data's hook is not known (the default <c>file</c>) or the SAE records none.</summary>
+    public IReadOnlyList<string> Problems(Core.Autoencoders.SaeConfig config) =>
+        _hookKnown && config.HookName is { } recorded && !string.Equals(recorded.Trim(), Info.Hook, StringComparison.Ordinal)
+            ? [$"hook_name is '{recorded}' but the activations are from hook '{Info.Hook}' (model_options: hook)"]
+            : [];
+
     public ExampleLabels Labels(Split split) =>
         _labels is null
             ? throw new InvalidOperationException($"{Info.Id} has no labels.")
@@ -54,12 +66,17 @@ public sealed class ActivationFileModel : IModelUnderStudy, ILabelledTasks
         var parts = spec.Split(',');
         string path = RepositoryPaths.Resolve(options, parts[0]);
         string? labelsPath = null;
+        int splitSeed = 0;
         foreach (var option in parts.Skip(1))
         {
             var kv = option.Split('=', 2);
             if (kv.Length == 2 && kv[0].Trim() == "labels") labelsPath = RepositoryPaths.Resolve(options, kv[1].Trim());
-            else throw new ArgumentException($"model: unknown file option '{option}' in '{Prefix}{spec}'; valid: labels=CSV.");
+            else if (kv.Length == 2 && kv[0].Trim() == "split_seed")
+                splitSeed = int.TryParse(kv[1].Trim(), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var seed)
+                    ? seed : throw new ArgumentException($"model: split_seed '{kv[1].Trim()}' in '{Prefix}{spec}' is not an integer.");
+            else throw new ArgumentException($"model: unknown file option '{option}' in '{Prefix}{spec}'; valid: labels=CSV, split_seed=N.");
         }
+        string splitText = "";
 
         string id = Prefix + Path.GetFileName(Path.TrimEndingDirectorySeparator(path));
         string hook = options.Hook ?? DefaultHook;
@@ -98,21 +115,24 @@ public sealed class ActivationFileModel : IModelUnderStudy, ILabelledTasks
             int n = (int)Math.Min(acts.Shape[0], int.MaxValue);
             if (n < 2) throw new InvalidDataException($"{path}: field 'shape' {acts.ShapeText} has fewer than 2 examples; cannot make train and test splits.");
             int nTest = Math.Clamp((int)Math.Round(n * options.FileTestFraction), 1, n - 1);
+            // A seeded random split (rows sorted by label or time would otherwise leave whole classes out of the test split).
+            var (trainRows, testRows) = RandomSplit(n, nTest, splitSeed);
             labelsPath ??= BesideLabels(path);
             int[][]? labels = null;
             string[]? names = null;
             if (labelsPath is not null)
             {
                 var all = LabelsCsv.ReadTexts(labelsPath, n);
-                (names, labels) = LabelsCsv.ToClasses([all[..(n - nTest)], all[(n - nTest)..]]);
+                (names, labels) = LabelsCsv.ToClasses([trainRows.Select(r => all[r]).ToArray(), testRows.Select(r => all[r]).ToArray()]);
                 hasher.AddFile(labelsPath);
             }
             sources =
             [
-                new MappedActivationSource(Split.Train, acts, 0, n - nTest, labels?[0], mask),
-                new MappedActivationSource(Split.Test, acts, n - nTest, nTest, labels?[1], mask),
+                new MappedActivationSource(Split.Train, acts, trainRows, labels?[0], mask),
+                new MappedActivationSource(Split.Test, acts, testRows, labels?[1], mask),
             ];
-            hasher.AddFile(path).Add(nTest);
+            hasher.AddFile(path).Add(nTest).Add(splitSeed);
+            splitText = $"; test split: a seeded random {nTest} of {n} rows (split_seed {splitSeed.ToString(System.Globalization.CultureInfo.InvariantCulture)})";
             return Finish(names, labels);
         }
 
@@ -121,9 +141,27 @@ public sealed class ActivationFileModel : IModelUnderStudy, ILabelledTasks
             var shape = sources[0].Shape;
             hasher.Add(hook);
             var info = new ModelInfo(id, hook, shape.DModel, shape.Positions, hasher.Finish(),
-                $"activation files at {path} ({(labels is null ? "unlabelled" : $"{names!.Length} classes")}, no forward pass)");
-            return new ActivationFileModel(info, sources, names, labels);
+                $"activation files at {path} ({(labels is null ? "unlabelled" : $"{names!.Length} classes")}, no forward pass{splitText})");
+            return new ActivationFileModel(info, sources, names, labels, hookKnown: options.Hook is not null);
         }
+    }
+
+    /// <summary>A uniform random choice of <paramref name="testCount"/> of <paramref name="n"/> rows (seeded Fisher–Yates)
+    /// as the test split; both splits keep file order.</summary>
+    internal static (int[] Train, int[] Test) RandomSplit(int n, int testCount, int seed)
+    {
+        var order = Enumerable.Range(0, n).ToArray();
+        var rng = new Random(seed);
+        for (int i = 0; i < testCount; i++)
+        {
+            int j = i + rng.Next(n - i);
+            (order[i], order[j]) = (order[j], order[i]);
+        }
+        var test = order[..testCount];
+        var train = order[testCount..];
+        Array.Sort(test);
+        Array.Sort(train);
+        return (train, test);
     }
 
     private static string? BesideLabels(string path)

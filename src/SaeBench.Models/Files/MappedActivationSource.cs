@@ -6,7 +6,8 @@ namespace SaeBench.Models.Files;
 
 /// <summary>
 /// Activations streamed from a memory-mapped tensor <c>[N, d]</c> or <c>[N, P, d]</c> (any float type, converted to
-/// float32 batch by batch). A split may be a contiguous range of the tensor's examples. The file is mapped per
+/// float32 batch by batch). A split may be a contiguous range of the tensor's examples, or any list of them (a seeded
+/// random split of one file). The file is mapped per
 /// enumeration and unmapped when it ends, so nothing stays open between runs over the data.
 /// </summary>
 internal sealed class MappedActivationSource : IActivationSource
@@ -15,6 +16,7 @@ internal sealed class MappedActivationSource : IActivationSource
     private readonly int _offset;
     private readonly int[]? _labels;
     private readonly TensorLayout? _mask;
+    private readonly int[]? _rows;
 
     /// <param name="activations">The tensor; rank 2 or 3.</param>
     /// <param name="offset">First example of the tensor that belongs to this split.</param>
@@ -22,6 +24,16 @@ internal sealed class MappedActivationSource : IActivationSource
     /// <param name="labels">Class label per example of this split (−1 = none), or null.</param>
     /// <param name="mask">Validity mask <c>[N, P]</c> of bytes (non-zero = valid), or null for all valid.</param>
     private readonly Split _split;
+
+    /// <summary>A split made of the tensor's examples <paramref name="rows"/> (in that order; example e of the split is
+    /// tensor example rows[e]).</summary>
+    public MappedActivationSource(Split split, TensorLayout activations, int[] rows, int[]? labels, TensorLayout? mask)
+        : this(split, activations, 0, rows.Length, labels, mask)
+    {
+        if (rows.Any(r => r < 0 || r >= activations.Shape[0]))
+            throw new ArgumentOutOfRangeException(nameof(rows), $"Example rows outside [0, {activations.Shape[0]}).");
+        _rows = rows;
+    }
 
     public MappedActivationSource(Split split, TensorLayout activations, int offset, int count, int[]? labels, TensorLayout? mask)
     {
@@ -61,14 +73,20 @@ internal sealed class MappedActivationSource : IActivationSource
         {
             int rows = count * p;
             var x = HostMatrix.Rent(rows, d, clear: false);
-            file.ReadFloats(_activations, (long)(_offset + first) * p * d, x.Span);
+            if (_rows is null) file.ReadFloats(_activations, (long)(_offset + first) * p * d, x.Span);
+            else
+                for (int e = 0; e < count; e++)
+                    file.ReadFloats(_activations, (long)_rows[first + e] * p * d, x.Span.Slice(e * p * d, p * d));
             var labels = new int[count];
             for (int e = 0; e < count; e++) labels[e] = _labels?[first + e] ?? -1;
             bool[]? valid = null;
             if (maskFile is not null)
             {
                 var bytes = new long[rows];
-                maskFile.ReadIntegers(_mask!, (long)(_offset + first) * p, bytes);
+                if (_rows is null) maskFile.ReadIntegers(_mask!, (long)(_offset + first) * p, bytes);
+                else
+                    for (int e = 0; e < count; e++)
+                        maskFile.ReadIntegers(_mask!, (long)_rows[first + e] * p, bytes.AsSpan(e * p, p));
                 valid = bytes.Select(b => b != 0).ToArray();
             }
             yield return ActivationBatch.ForExamples(_split, x, first, p, labels, valid);

@@ -50,22 +50,86 @@ public sealed class ActivationFileTests : IDisposable
     private IModelUnderStudy Open(string spec) =>
         ModelCatalog.Create("file:" + spec, new ModelOptions { WorkingDirectory = _dir.Path });
 
+    /// <summary>The file rows a split holds, read back from activations that encode their row (row r's first value = r).</summary>
+    private static int[] RowsOf(IActivationSource source, int d) =>
+        source.Batches(3).SelectMany(b => Enumerable.Range(0, b.Rows / source.Shape.Positions)
+            .Select(e => (int)b.Activations[e * source.Shape.Positions, 0])).ToArray();
+
     [Fact]
-    public void A_2d_npy_file_streams_in_order_with_the_last_fifth_as_test_split()
+    public void A_2d_npy_file_is_split_at_random_a_fifth_for_test_each_split_in_file_order()
     {
-        var values = Enumerable.Range(0, 10 * 4).Select(i => i * 0.5f).ToArray();
+        // Row r holds r, r + 0.25, r + 0.5, r + 0.75: every value says which row it came from.
+        var values = Enumerable.Range(0, 10 * 4).Select(i => i / 4 + (i % 4) * 0.25f).ToArray();
         Npy("acts.npy", "<f4", "(10, 4)", F32(values));
         var model = Open("acts.npy");
         Assert.Equal("file:acts.npy", model.Info.Id);
         Assert.Equal(4, model.Info.DModel);
         Assert.Equal(1, model.Info.Positions);
         Assert.Equal(new ActivationShape(8, 1, 4), model.Activations(Split.Train).Shape);
-        Assert.Equal(values[..32], ReadAll(model.Activations(Split.Train)));
-        Assert.Equal(values[32..], ReadAll(model.Activations(Split.Test)));
-        var test = model.Activations(Split.Test).Batches(100).Single();
-        Assert.Equal([0, 1], test.ExampleIndex.ToArray());
-        Assert.Equal([-1, -1], test.Label.ToArray());
+        var train = RowsOf(model.Activations(Split.Train), 4);
+        var test = RowsOf(model.Activations(Split.Test), 4);
+        Assert.Equal(2, test.Length);
+        Assert.Equal(Enumerable.Range(0, 10), train.Concat(test).Order());   // a partition of the file's rows
+        Assert.Equal(train.Order(), train);                                   // each split in file order
+        Assert.Equal(test.Order(), test);
+        // Whole rows travel together.
+        var trainValues = ReadAll(model.Activations(Split.Train));
+        for (int e = 0; e < train.Length; e++) Assert.Equal(values.AsSpan(train[e] * 4, 4).ToArray(), trainValues[(e * 4)..(e * 4 + 4)]);
+        var batch = model.Activations(Split.Test).Batches(100).Single();
+        Assert.Equal([0, 1], batch.ExampleIndex.ToArray());
+        Assert.Equal([-1, -1], batch.Label.ToArray());
         Assert.Null(model.Capability<ILabelledTasks>());
+        Assert.Contains("split_seed 0", model.Info.Description);
+    }
+
+    [Fact]
+    public void The_split_seed_chooses_the_split_and_is_recorded()
+    {
+        var values = Enumerable.Range(0, 50 * 2).Select(i => (float)(i / 2)).ToArray();
+        Npy("acts.npy", "<f4", "(50, 2)", F32(values));
+        var a = Open("acts.npy");
+        var again = Open("acts.npy,split_seed=0");
+        var b = Open("acts.npy,split_seed=7");
+        Assert.Equal(RowsOf(a.Activations(Split.Test), 2), RowsOf(again.Activations(Split.Test), 2));
+        Assert.NotEqual(RowsOf(a.Activations(Split.Test), 2), RowsOf(b.Activations(Split.Test), 2));
+        Assert.Equal(a.Info.ContentHash, again.Info.ContentHash);
+        Assert.NotEqual(a.Info.ContentHash, b.Info.ContentHash);
+        Assert.Contains("split_seed 7", b.Info.Description);
+        var e = Assert.Throws<BadInputException>(() => Open("acts.npy,split_seed=x"));
+        Assert.Contains("split_seed", e.Message);
+    }
+
+    [Fact]
+    public void A_file_sorted_by_label_keeps_every_class_in_the_test_split()
+    {
+        // 10 classes of 100 rows, sorted: the last fifth of the file would hold only classes 8 and 9.
+        int n = 1000;
+        Npy("sorted.npy", "<f4", "(1000, 2)", F32(Enumerable.Range(0, n * 2).Select(i => (float)(i / 2))));
+        File.WriteAllText(_dir.File("sorted.labels.csv"), "label\n" + string.Concat(Enumerable.Range(0, n).Select(r => $"{r / 100}\n")));
+        var model = Open("sorted.npy");
+        var tasks = model.Capability<ILabelledTasks>()!;
+        var testClasses = tasks.Labels(Split.Test).Classes.ToArray();
+        Assert.Equal(200, testClasses.Length);
+        Assert.Equal(Enumerable.Range(0, 10), testClasses.Distinct().Order());
+        foreach (int c in Enumerable.Range(0, 10)) Assert.InRange(testClasses.Count(v => v == c), 5, 40);
+        // Labels travel with their rows: row r has label r / 100.
+        var rows = RowsOf(model.Activations(Split.Test), 2);
+        Assert.Equal(rows.Select(r => r / 100), testClasses);
+    }
+
+    [Fact]
+    public void A_named_hook_is_checked_against_the_hook_an_sae_records()
+    {
+        Npy("acts.npy", "<f4", "(5, 2)", F32(new float[10]));
+        var unnamed = Open("acts.npy");
+        var sae = new SaeBench.Core.Autoencoders.SaeConfig { HookName = "blocks.3.hook_resid_post" };
+        Assert.Empty(unnamed.Capability<ICheckpointCompatibility>()!.Problems(sae));
+        var named = ModelCatalog.Create("file:acts.npy", new ModelOptions { WorkingDirectory = _dir.Path, Hook = "blocks.4.hook_resid_post" });
+        var problem = Assert.Single(named.Capability<ICheckpointCompatibility>()!.Problems(sae));
+        Assert.Contains("blocks.3.hook_resid_post", problem);
+        Assert.Contains("blocks.4.hook_resid_post", problem);
+        Assert.Empty(named.Capability<ICheckpointCompatibility>()!.Problems(new SaeBench.Core.Autoencoders.SaeConfig { HookName = "blocks.4.hook_resid_post" }));
+        Assert.Empty(named.Capability<ICheckpointCompatibility>()!.Problems(new SaeBench.Core.Autoencoders.SaeConfig()));
     }
 
     [Fact]
@@ -82,27 +146,38 @@ public sealed class ActivationFileTests : IDisposable
     [Fact]
     public void A_3d_f16_npy_file_keeps_positions_per_example()
     {
+        // Example e holds 6e … 6e + 5 (3 positions × 2 dims).
         var values = Enumerable.Range(0, 5 * 3 * 2).Select(i => (float)i).ToArray();
         Npy("tok.npy", "<f2", "(5, 3, 2)", values.SelectMany(v => BitConverter.GetBytes((Half)v)).ToArray());
         var model = Open("tok.npy");
         Assert.Equal(3, model.Info.Positions);
         var batches = model.Activations(Split.Train).Batches(7).ToList();
         Assert.All(batches, b => Assert.Equal(0, b.Rows % 3));
-        Assert.Equal(values[..24], batches.SelectMany(b => b.Activations.ToArray()));
+        var read = batches.SelectMany(b => b.Activations.ToArray()).ToArray();
+        Assert.Equal(24, read.Length);
+        for (int e = 0; e < 4; e++)
+        {
+            int row = (int)read[e * 6] / 6;
+            Assert.Equal(values.AsSpan(row * 6, 6).ToArray(), read[(e * 6)..(e * 6 + 6)]);
+        }
         Assert.Equal([0, 0, 0, 1, 1, 1], batches[0].ExampleIndex.ToArray());
     }
 
     [Fact]
     public void Labels_beside_the_file_give_classes_and_tasks()
     {
-        Npy("acts.npy", "<f4", "(5, 2)", F32(new float[10]));
+        Npy("acts.npy", "<f4", "(5, 2)", F32(Enumerable.Range(0, 10).Select(i => (float)(i / 2))));
         File.WriteAllText(_dir.File("acts.labels.csv"), "id,label\n0,cat\n1,dog\n2,\"cat\"\n3,\n4,bird\n");
+        string[] fileLabels = ["cat", "dog", "cat", "", "bird"];
         var model = Open("acts.npy");
         var tasks = model.Capability<ILabelledTasks>()!;
         Assert.Equal(["bird", "cat", "dog"], tasks.Tasks.ClassNames);
-        Assert.Equal([1, 2, 1, -1], tasks.Labels(Split.Train).Classes.ToArray());
-        Assert.Equal([0], tasks.Labels(Split.Test).Classes.ToArray());
-        Assert.Equal([1, 2, 1, -1], model.Activations(Split.Train).Batches(10).Single().Label.ToArray());
+        int Class(string label) => label.Length == 0 ? -1 : Array.IndexOf(new[] { "bird", "cat", "dog" }, label);
+        var trainRows = RowsOf(model.Activations(Split.Train), 2);
+        var testRows = RowsOf(model.Activations(Split.Test), 2);
+        Assert.Equal(trainRows.Select(r => Class(fileLabels[r])), tasks.Labels(Split.Train).Classes.ToArray());
+        Assert.Equal(testRows.Select(r => Class(fileLabels[r])), tasks.Labels(Split.Test).Classes.ToArray());
+        Assert.Equal(tasks.Labels(Split.Train).Classes.ToArray(), model.Activations(Split.Train).Batches(10).Single().Label.ToArray());
     }
 
     [Fact]
@@ -132,8 +207,14 @@ public sealed class ActivationFileTests : IDisposable
         var model = Open("a.safetensors");
         Assert.Equal(2, model.Info.Positions);
         var train = model.Activations(Split.Train).Batches(100).Single();
-        Assert.Equal(values[..6], train.Activations.ToArray());
-        Assert.Equal([true, true, true, false, true, false], train.Valid.ToArray());
+        Assert.Equal(6, train.Rows);
+        // Each train example is one of the file's, with its own mask (the split is random; the rows stay whole).
+        for (int e = 0; e < 3; e++)
+        {
+            int row = Array.IndexOf(values, train.Activations[2 * e, 0]) / 2;
+            Assert.Equal(values[(2 * row)..(2 * row + 2)], train.Activations.ToArray()[(2 * e)..(2 * e + 2)]);
+            Assert.Equal(mask[(2 * row)..(2 * row + 2)].Select(m => m != 0), train.Valid.ToArray()[(2 * e)..(2 * e + 2)]);
+        }
     }
 
     [Fact]
