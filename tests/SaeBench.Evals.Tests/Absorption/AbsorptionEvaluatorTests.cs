@@ -43,6 +43,31 @@ public class AbsorptionEvaluatorTests
     }
 
     [Fact]
+    public void ProbesAreTrainedAndThresholdedAtTheParentsNaturalPrevalence()
+    {
+        // Independent reference: each parent's prevalence over the whole train and test splits, from the world's labels.
+        // The evaluator's shared uniform samples (2000 each) must show the same prevalence (binomial s.d. ≤ 0.012), not 50 %.
+        var world = RareChildWorld();
+        var tasks = world.Capability<ILabelledTasks>()!;
+        var r = Run(EvalFixtures.Context(EvalFixtures.Oracle(world), world));
+        Assert.Equal(2000, (int)r.Unstructured!["train_examples"]!);
+        foreach (var row in r.Details)
+        {
+            int parent = (int)row["parent_id"]!;
+            int trainPos = (int)row["train_positives"]!, trainNeg = (int)row["train_negatives"]!;
+            int testPos = (int)row["test_positives"]!, testNeg = (int)row["test_negatives"]!;
+            Assert.Equal(2000, trainPos + trainNeg);
+            Assert.Equal(2000, testPos + testNeg);
+            double trainPrevalence = tasks.Labels(Split.Train).ExamplesWith(parent).Average(b => b ? 1.0 : 0.0);
+            double testPrevalence = tasks.Labels(Split.Test).ExamplesWith(parent).Average(b => b ? 1.0 : 0.0);
+            Assert.InRange(trainPos / 2000.0, trainPrevalence - 0.05, trainPrevalence + 0.05);
+            Assert.InRange(testPos / 2000.0, testPrevalence - 0.05, testPrevalence + 0.05);
+            // The ground-truth probe is solved to convergence, not to sklearn's tolerance of 1e-4.
+            Assert.True((double)row["probe_gradient_max_norm"]! < 1e-6, $"parent {parent}: gradient {row["probe_gradient_max_norm"]}");
+        }
+    }
+
+    [Fact]
     public void AbsorbingSaeAbsorbsExactlyWhereAChildFires()
     {
         var world = RareChildWorld();
