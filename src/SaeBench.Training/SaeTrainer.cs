@@ -54,7 +54,7 @@ public sealed class SaeTrainer(ComputeBackend backend)
     private const double StatisticsRate = 0.01;
 
     /// <summary>Code version of the trainer; part of every suite member's content key.</summary>
-    public const string CodeVersion = "trainer-1";
+    public const string CodeVersion = "trainer-2"; // 2: feature_choice thresholds calibrated to the target L0
 
     public TrainedSae Train(IActivationSource source, TrainingOptions options, TrainingRun? run = null)
     {
@@ -148,6 +148,8 @@ public sealed class SaeTrainer(ComputeBackend backend)
         var statistics = new TrainingStatistics(state.Step, seconds, timed.Elapsed.TotalSeconds, stats["loss"], stats["l0"], stats["ev"],
             DeadFraction(state, options), state.Penalty, (state.Step - startStep) * (double)b / Math.Max(clock.Elapsed.TotalSeconds, 1e-9));
         var sae = Export(objective, p, state, inputScale, options);
+        if (completed && objective is FeatureChoiceObjective && options.ThresholdCalibrationRows > 0)
+            sae = FeatureChoiceCalibration.Calibrate(backend, sae, stream, state.Capacity, b, options.ThresholdCalibrationRows);
         return new TrainedSae(sae, p, state, statistics, completed);
     }
 

@@ -36,6 +36,9 @@ internal sealed class RunProgressDisplay(CliContext context) : IRunDisplay
                     _jobs = p.Jobs;
                     log.WriteLine($"plan: {p.Checkpoints} checkpoints, {p.Jobs} jobs; {p.AlreadyDone} skipped (a result file with the same job key exists; --force redoes them)");
                     break;
+                case CheckpointWarning w:
+                    log.WriteLine($"warning: checkpoint {w.CheckpointId}: {w.Message}");
+                    break;
                 case CheckpointStarted c:
                     log.WriteLine($"checkpoint {c.CheckpointId}: {string.Join(", ", c.Evaluators)} over {c.Batches} batches");
                     break;
@@ -70,6 +73,9 @@ internal sealed class RunProgressDisplay(CliContext context) : IRunDisplay
                     // last job has finished computing, not at its last batch.
                     _steps = new CheckpointProgress(c);
                     _checkpoint = ctx.AddTask(Markup.Escape(c.CheckpointId), maxValue: _steps.Total);
+                    break;
+                case CheckpointWarning w:
+                    log.WriteLine($"warning: checkpoint {w.CheckpointId}: {w.Message}");
                     break;
                 case BatchObserved b:
                     if (_steps?.Observe(b) == true) _checkpoint?.Value(_steps.Done);

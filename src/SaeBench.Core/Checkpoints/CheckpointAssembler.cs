@@ -18,6 +18,7 @@ public static class CheckpointAssembler
         var (dIn, dSae) = CheckShapes(plan);
         var found = new Dictionary<string, NonFiniteCount>(StringComparer.Ordinal);
         var warnings = new List<string>(plan.Warnings);
+        WarnBatchSelection(plan, warnings);
         string file = plan.Source.File;
 
         void Check(string name, ReadOnlySpan<float> values)
@@ -105,6 +106,7 @@ public static class CheckpointAssembler
     {
         var (dIn, dSae) = CheckShapes(plan);
         var warnings = new List<string>(plan.Warnings);
+        WarnBatchSelection(plan, warnings);
         var source = new CountingTensorSource(plan.Source);
         JudgeScalarThreshold(plan, options, warnings);
         float[]? threshold = null;
@@ -192,6 +194,22 @@ public static class CheckpointAssembler
             }
         }
         return new CheckpointScan(SummaryStats.Of(sumSquares.Select(s => (float)Math.Sqrt(s))), found);
+    }
+
+    /// <summary>
+    /// A feature-choice or mutual-choice SAE without inference thresholds is encoded with its training-time batch
+    /// selection (each latent's top m of the batch; the top k·B of the batch): a token's code then depends on the other
+    /// tokens of its batch and on the batch size, so its numbers are not those of the SAE at inference.
+    /// </summary>
+    internal static void WarnBatchSelection(CheckpointPlan plan, List<string> warnings)
+    {
+        if (plan.Architecture is not (Autoencoders.SaeArchitectures.FeatureChoice or Autoencoders.SaeArchitectures.MutualChoice)) return;
+        if (plan.Threshold is not null || plan.ScalarThreshold is not null) return;
+        string selection = plan.Architecture == Autoencoders.SaeArchitectures.FeatureChoice
+            ? "each latent keeps its top ⌈k·B/F⌉ activations of the batch"
+            : "the batch keeps its top k·B activations";
+        warnings.Add($"{plan.Architecture} without inference thresholds: encoded with batch selection ({selection}), so a token's code " +
+                     "depends on the other tokens of its batch and on the batch size; save the thresholds with the checkpoint to evaluate it as used at inference");
     }
 
     private static void JudgeScalarThreshold(CheckpointPlan plan, LoadOptions options, List<string> warnings)

@@ -9,6 +9,9 @@ public sealed record PlanReady(int Checkpoints, int Jobs, int AlreadyDone) : Run
 /// <summary>A checkpoint starts: <paramref name="Batches"/> evaluation batches will stream through its jobs.</summary>
 public sealed record CheckpointStarted(string CheckpointId, IReadOnlyList<string> Evaluators, int Batches) : RunEvent;
 
+/// <summary>Loading a checkpoint raised a warning (e.g. a feature-choice SAE without thresholds, encoded with batch selection).</summary>
+public sealed record CheckpointWarning(string CheckpointId, string Message) : RunEvent;
+
 /// <summary>One evaluation batch went through every job of the checkpoint.</summary>
 public sealed record BatchObserved(string CheckpointId, int Batch, int Batches) : RunEvent;
 

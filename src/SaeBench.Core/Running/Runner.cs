@@ -123,6 +123,7 @@ public sealed class Runner(RunSettings settings, IRunObserver? observer = null)
                 continue;
             }
 
+            foreach (var warning in loaded.Info.Warnings) _observer.OnEvent(new CheckpointWarning(ck.Id, warning));
             if (Mismatch(ck, loaded, model) is { } mismatch)
             {
                 foreach (var (ev, job) in pending) Fail(ck, sha, ev, job, mismatch, 0, model, failed, loaded);

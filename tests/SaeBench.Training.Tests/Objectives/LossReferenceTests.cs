@@ -182,7 +182,7 @@ public sealed class LossReferenceTests
     [Fact]
     public void FeatureChoice_each_latent_keeps_its_capacity_of_largest_tokens()
     {
-        var (obj, p, state, x) = Some.Problem(Some.Options("feature_choice"));
+        var (obj, p, state, x) = Some.Problem(Some.Options("feature_choice", o => o with { Capacity = "uniform" }));
         int b = x.Rows, f = p.DSae;
         int m = (3 * b + f - 1) / f; // ⌈kB/F⌉ = 3
         var pre = Enumerable.Range(0, b).Select(r => Pre(x, p, r, true)).ToArray();
@@ -206,5 +206,22 @@ public sealed class LossReferenceTests
         // Latent 0 is the densest, latent 1 the second: m ∝ 1/(r + 1) gives them about 2:1.
         Assert.True(caps[0] > caps[1] && caps[1] > caps[2]);
         Assert.InRange(caps[0] / (double)caps[1], 1.7, 2.3);
+    }
+
+    [Fact]
+    public void Zipf_capacities_with_exponent_one_are_the_default_and_follow_one_over_rank_plus_offset()
+    {
+        var defaults = Some.Options("feature_choice");
+        Assert.Equal("zipf", defaults.Capacity);
+        Assert.Equal(1.0, defaults.CapacityZipfAlpha);
+        Assert.Equal(10.0, defaults.CapacityZipfOffset);
+        // With every density equal, ranks are the indices (ties → lower index): m_j ∝ 1/(j + 10), rescaled to Σ m = k·B.
+        // Hand-computed for F = 10, k = 3, B = 1000: budget 3000, shares 1/10 … 1/19 (sum H = 0.71877...).
+        var (obj, _, state, _) = Some.Problem(defaults);
+        Array.Fill(state.Density, 0.0);
+        var caps = ((FeatureChoiceObjective)obj).Capacities(1000, state.Density);
+        Assert.Equal(3000, caps.Sum());
+        double h = Enumerable.Range(0, 10).Sum(j => 1.0 / (j + 10));
+        for (int j = 0; j < 10; j++) Assert.InRange(caps[j], Math.Floor(3000 / (j + 10.0) / h), Math.Ceiling(3000 / (j + 10.0) / h));
     }
 }
