@@ -181,7 +181,12 @@ public sealed class RunPipeline(HarnessEnvironment environment)
             options = key switch
             {
                 "hook" => options with { Hook = StringOption(value, at) },
-                "forget_class" => options with { ForgetClass = value?.ToString() },
+                "forget_class" => options with
+                {
+                    ForgetClass = value is JsonValue v && (v.TryGetValue<string>(out var text) || v.GetValueKind() == System.Text.Json.JsonValueKind.Number)
+                        ? text ?? v.ToJsonString()
+                        : throw new ConfigException($"{at} must be a class name or index, found {YamlJson.Describe(value)}."),
+                },
                 "cache_activations" => options with
                 {
                     CacheActivations = value is JsonValue v && v.TryGetValue<bool>(out var b) ? b
@@ -199,8 +204,12 @@ public sealed class RunPipeline(HarnessEnvironment environment)
     }
 
     private static string ScalarOption(JsonNode? value, string at) =>
-        value is JsonValue v ? v.ToString() : throw new ConfigException($"{at} must be a single value.");
+        value is JsonValue v ? v.ToString() : throw new ConfigException($"{at} must be a single value, found {YamlJson.Describe(value)}.");
 
+    /// <summary>A name-valued option: text only. A number or boolean is refused, not guessed at (<c>hook: 5</c> is more likely a
+    /// slip than a hook named "5"; quote it if it is).</summary>
     private static string StringOption(JsonNode? value, string at) =>
-        value is JsonValue v && v.TryGetValue<string>(out var s) && s.Length > 0 ? s : throw new ConfigException($"{at} must be a non-empty string.");
+        value is JsonValue v && v.TryGetValue<string>(out var s) && s.Length > 0
+            ? s
+            : throw new ConfigException($"{at} must be a name (non-empty text), found {YamlJson.Describe(value)}; quote it if the name is a number.");
 }

@@ -39,6 +39,24 @@ public sealed class RunPipelineTests : IDisposable
         {extra}
         """, "test.yaml", _dir.Path);
 
+    [Theory]
+    [InlineData("model_options: {hook: 5}", "model_options: hook must be a name (non-empty text), found the number 5")]
+    [InlineData("model_options: {hook: [a]}", "model_options: hook must be a name (non-empty text), found a list")]
+    [InlineData("model_options: {forget_class: {a: 1}}", "model_options: forget_class must be a class name or index, found a mapping")]
+    [InlineData("model_options: {cache_activations: 5}", "model_options: cache_activations must be true or false")]
+    public void Model_options_of_the_wrong_type_are_named(string yaml, string expected)
+    {
+        var e = Assert.Throws<ValidationException>(() => new RunPipeline(_env).Validate(new RunRequest(Config(yaml))));
+        Assert.Contains("test.yaml: " + expected, e.Message);
+    }
+
+    [Fact]
+    public void A_hook_that_is_a_quoted_number_is_a_name()
+    {
+        var plan = new RunPipeline(_env).Validate(new RunRequest(Config("model_options: {hook: '5'}")));
+        Assert.Equal("5", plan.ModelOptions.Hook);
+    }
+
     [Fact]
     public void Run_goes_from_a_configuration_to_result_files_a_manifest_and_a_report()
     {

@@ -1,6 +1,5 @@
 using System.Text;
 using SaeBench.Core.Checkpoints;
-using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
 namespace SaeBench.Core.Registry;
@@ -41,23 +40,15 @@ public sealed class CheckpointRegistry
     public static CheckpointRegistry FromFile(string configPath)
     {
         if (!File.Exists(configPath)) throw new CheckpointFormatException(configPath, null, "config file does not exist");
-        return FromYaml(File.ReadAllText(configPath), Path.GetDirectoryName(Path.GetFullPath(configPath))!, configPath);
+        var text = Configuration.YamlJson.ReadFile(configPath, problem => new CheckpointFormatException(configPath, null, problem));
+        return FromYaml(text, Path.GetDirectoryName(Path.GetFullPath(configPath))!, configPath);
     }
 
     /// <summary>Parses YAML text: a document with a top-level <c>checkpoints:</c> key, or the list itself.</summary>
     public static CheckpointRegistry FromYaml(string yaml, string baseDirectory, string source = "<yaml>")
     {
-        var stream = new YamlStream();
-        try
-        {
-            stream.Load(new StringReader(yaml));
-        }
-        catch (YamlException e)
-        {
-            throw new CheckpointFormatException(source, $"line {e.Start.Line}", $"not valid YAML ({e.Message})");
-        }
-        if (stream.Documents.Count == 0) return new CheckpointRegistry([], baseDirectory, source);
-        var root = stream.Documents[0].RootNode;
+        var root = Configuration.YamlJson.LoadRoot(yaml, p => new CheckpointFormatException(source, $"line {p.Line}", $"not valid YAML ({p.Message})"));
+        if (root is null) return new CheckpointRegistry([], baseDirectory, source);
         if (root is YamlMappingNode map)
         {
             if (!map.Children.TryGetValue(new YamlScalarNode(SectionName), out var section))
