@@ -31,7 +31,7 @@ public sealed class RunPipeline(HarnessEnvironment environment)
 
     /// <summary>Model option keys a configuration's <c>model_options</c> may use.</summary>
     public static IReadOnlyList<string> ModelOptionKeys { get; } =
-        ["hook", "forget_class", "cache_activations", .. Models.LanguageModels.HfModelSpec.Keys.Where(k => k != "hook")];
+        ["hook", "forget_class", "cache_activations", "allow_non_finite", .. Models.LanguageModels.HfModelSpec.Keys.Where(k => k != "hook")];
 
     public RunOutcome Run(RunRequest request, HarnessDisplays? displays = null, CancellationToken cancellation = default) =>
         Execute(Validate(request), displays, cancellation);
@@ -187,12 +187,8 @@ public sealed class RunPipeline(HarnessEnvironment environment)
                         ? text ?? v.ToJsonString()
                         : throw new ConfigException($"{at} must be a class name or index, found {YamlJson.Describe(value)}."),
                 },
-                "cache_activations" => options with
-                {
-                    CacheActivations = value is JsonValue v && v.TryGetValue<bool>(out var b) ? b
-                        : value is JsonValue s && s.TryGetValue<string>(out var text) && bool.TryParse(text, out var parsed) ? parsed
-                        : throw new ConfigException($"{at} must be true or false."),
-                },
+                "cache_activations" => options with { CacheActivations = BoolOption(value, at) },
+                "allow_non_finite" => options with { AllowNonFinite = BoolOption(value, at) },
                 _ when ModelOptionKeys.Contains(key) => options with
                 {
                     LanguageModelOptions = new Dictionary<string, string>(options.LanguageModelOptions) { [key] = ScalarOption(value, at) },
@@ -205,6 +201,11 @@ public sealed class RunPipeline(HarnessEnvironment environment)
 
     private static string ScalarOption(JsonNode? value, string at) =>
         value is JsonValue v ? v.ToString() : throw new ConfigException($"{at} must be a single value, found {YamlJson.Describe(value)}.");
+
+    private static bool BoolOption(JsonNode? value, string at) =>
+        value is JsonValue v && v.TryGetValue<bool>(out var b) ? b
+        : value is JsonValue s && s.TryGetValue<string>(out var text) && bool.TryParse(text, out var parsed) ? parsed
+        : throw new ConfigException($"{at} must be true or false, found {YamlJson.Describe(value)}.");
 
     /// <summary>A name-valued option: text only. A number or boolean is refused, not guessed at (<c>hook: 5</c> is more likely a
     /// slip than a hook named "5"; quote it if it is).</summary>
