@@ -73,7 +73,7 @@ public sealed class CheckpointDigestCache(string directory)
             if (entry is null || entry.Schema != Schema || entry.Sha256 is not { Length: 64 } sha) return null;
             return entry.Files is not null && entry.Files.SequenceEqual(now) ? new CheckpointDigest(sha, entry.Scan) : null;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or NotSupportedException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or NotSupportedException or InvalidOperationException)
         {
             return null;
         }

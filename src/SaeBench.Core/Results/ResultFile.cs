@@ -19,7 +19,7 @@ public static class ResultFile
         if (!File.Exists(path)) return null;
         try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
+            using var doc = StrictJson.Parse(File.ReadAllBytes(path));
             var p = doc.RootElement.GetProperty(ResultEnvelope.ProvenanceKey);
             return (p.GetProperty("job_key").GetString() ?? "", p.GetProperty("status").GetString() ?? "");
         }
@@ -34,7 +34,7 @@ public static class ResultFile
     public static ResultRecord Parse(string json, string sourceFile, List<ResultProblem> problems)
     {
         JsonDocument doc;
-        try { doc = JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = false }); }
+        try { doc = StrictJson.Parse(json); }
         catch (JsonException e) { throw new FormatException("malformed JSON: " + e.Message, e); }
         using (doc)
         {
@@ -95,7 +95,11 @@ public static class ResultFile
                 switch (metric.Value.ValueKind)
                 {
                     case JsonValueKind.Null: value = null; break;
-                    case JsonValueKind.Number: value = metric.Value.GetDouble(); break;
+                    case JsonValueKind.Number when metric.Value.GetDouble() is var number && double.IsFinite(number): value = number; break;
+                    case JsonValueKind.Number:
+                        problems.Add(new ResultProblem(file, $"field 'eval_result_metrics.{category.Name}.{metric.Name}' is {metric.Value.GetRawText()}, " +
+                                                             "not a finite number (an undefined metric is null); left out"));
+                        continue;
                     default:
                         problems.Add(new ResultProblem(file, $"field 'eval_result_metrics.{category.Name}.{metric.Name}' is not a number or null; left out"));
                         continue;
