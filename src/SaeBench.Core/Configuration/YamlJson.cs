@@ -45,6 +45,10 @@ public static class YamlJson
         {
             throw refuse(new YamlProblem(e.Start.Line, e.Start.Column, e.Message));
         }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            throw refuse(new YamlProblem(1, 1, $"the YAML cannot be parsed ({e.GetType().Name}: {e.Message})"));
+        }
         return stream.Documents.Count == 0 ? null : stream.Documents[0].RootNode;
     }
 
@@ -76,11 +80,13 @@ public static class YamlJson
         var scalarAnchors = new HashSet<string>(StringComparer.Ordinal);
         var openAnchors = new HashSet<string>(StringComparer.Ordinal);
         long expanded = 0;
+        var last = Mark.Empty;
         try
         {
             while (parser.MoveNext())
             {
                 var e = parser.Current!;
+                last = e.Start;
                 YamlProblem Problem(string message) => new(e.Start.Line, e.Start.Column, message);
                 bool isKey = frames.TryPeek(out var parent) && parent.Mapping && parent.Children % 2 == 0;
                 switch (e)
@@ -139,6 +145,11 @@ public static class YamlJson
         catch (YamlException e)
         {
             return new YamlProblem(e.Start.Line, e.Start.Column, e.Message);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // YamlDotNet's parser throws more than YamlException on some malformed text (e.g. InvalidOperationException).
+            return new YamlProblem(last.Line, last.Column, $"the YAML cannot be parsed after this point ({e.Message})");
         }
         return null;
 
