@@ -130,7 +130,9 @@ public sealed class CheckpointRegistry
 
         void Add(CheckpointSpec spec, CheckpointLayout layout, string autoId)
         {
-            string weights = Path.GetFullPath(layout.WeightFile);
+            // The same checkpoint reached by two paths (a symbolic link and its target) is one checkpoint.
+            string weights = (RealPath.Of(layout.Directory) ?? Path.GetFullPath(layout.Directory)) + "\n" +
+                             (RealPath.Of(layout.WeightFile) ?? Path.GetFullPath(layout.WeightFile));
             if (seenFiles.TryGetValue(weights, out var earlier))
             {
                 diagnostics.Add(new(RegistrySeverity.Warning, Source, spec.Field, $"{layout.Path} is already registered as '{earlier}'; listed once"));
@@ -158,6 +160,10 @@ public sealed class CheckpointRegistry
             catch (Exception e) when (e is CheckpointFormatException or IOException or UnauthorizedAccessException)
             {
                 diagnostics.Add(new(RegistrySeverity.Error, Source, spec.Field, e.Message));
+            }
+            catch (ArgumentException e) // a glob that cannot match (Glob says why), a path the file system cannot take
+            {
+                diagnostics.Add(new(RegistrySeverity.Error, Source, spec.Glob is null ? $"{spec.Field}.path" : $"{spec.Field}.glob", e.Message));
             }
         }
         return new RegistryResolution(entries, diagnostics);
@@ -218,12 +224,15 @@ public sealed class CheckpointRegistry
         }
     }
 
-    /// <summary>Checkpoint directories under <paramref name="root"/> (a checkpoint directory is not descended into).</summary>
+    /// <summary>Checkpoint directories under <paramref name="root"/> (a checkpoint directory is not descended into). Symbolic
+    /// links are followed, each real directory visited once, so a link loop ends.</summary>
     private List<string> Scan(string root, List<RegistryDiagnostic> diagnostics, string field)
     {
         var found = new List<string>();
+        var visited = new HashSet<string>(StringComparer.Ordinal);
         void Visit(string dir, int depth)
         {
+            if (RealPath.Of(dir) is not { } real || !visited.Add(real)) return;
             if (CheckpointLoader.IsCheckpoint(dir))
             {
                 found.Add(dir);
