@@ -150,6 +150,14 @@ public sealed class ActivationFileModel : IModelUnderStudy, ILabelledTasks
     /// <summary>The activations tensor of a file (and its mask, for safetensors).</summary>
     internal static (TensorLayout Activations, TensorLayout? Mask) ReadTensors(string path)
     {
+        var (acts, mask) = ReadLayouts(path);
+        if (acts.Shape.Length is not (2 or 3))
+            throw new InvalidDataException($"{acts.Path}: field 'shape' of '{acts.Name}' is {acts.ShapeText}; expected [N, d] or [N, positions, d].");
+        return (acts, mask);
+    }
+
+    private static (TensorLayout Activations, TensorLayout? Mask) ReadLayouts(string path)
+    {
         var ext = Path.GetExtension(path).ToLowerInvariant();
         if (ext == ".npy") return (NpyFile.ReadHeader(path), null);
         if (ext != ".safetensors")

@@ -92,6 +92,18 @@ public sealed class HostileActivationFileTests : IDisposable
         Assert.Contains("overflows", e.Message);
     }
 
+    [Theory]
+    [InlineData("()", 4)]
+    [InlineData("(3,)", 12)]
+    public void A_npy_of_rank_0_or_1_is_refused_naming_the_shape(string shape, int bytes)
+    {
+        // A scalar once threw IndexOutOfRangeException reading its first dimension (found by the fuzz tests).
+        var path = NpyHeader("scalar.npy", shape, bytes);
+        var e = Assert.Throws<BadInputException>(() => Open("scalar.npy"));
+        Assert.Contains(path + ": field 'shape'", e.Message);
+        Assert.Contains("expected [N, d] or [N, positions, d]", e.Message);
+    }
+
     [Fact]
     public void A_npy_shape_larger_than_the_file_is_refused_before_anything_is_allocated()
     {
