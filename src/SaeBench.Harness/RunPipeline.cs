@@ -113,6 +113,7 @@ public sealed class RunPipeline(HarnessEnvironment environment)
         foreach (var w in plan.Warnings) environment.Log.WriteLine(w);
 
         if (plan.TrainingNotice is { } notice) environment.Log.WriteLine(notice);
+        AtomicFile.CheckWritable(plan.OutputDirectory); // denied, read-only, a file, a full disk: say so before any work
         var model = ModelCatalog.Create(plan.ModelSpec, plan.ModelOptions);
         var checkpoints = plan.Checkpoints is { } entries
             ? entries.Select(e => ToRunCheckpoint(e, environment.Digests(request.Config.BaseDirectory))).ToList()

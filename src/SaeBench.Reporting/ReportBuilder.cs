@@ -48,7 +48,7 @@ public static class ReportBuilder
     public static ReportOutcome Build(ResultSet results, string outDir, ReportOptions options, TextWriter? log = null)
     {
         log ??= TextWriter.Null;
-        Directory.CreateDirectory(outDir);
+        Core.Results.AtomicFile.CheckWritable(outDir); // an unwritable output is an EnvironmentFailureException saying what to do
         var files = new List<string>();
         var warnings = results.Problems.Select(p => p.ToString()).ToList();
         var figureOptions = new FigureOptions(options.MdlFvuTarget);
