@@ -64,6 +64,7 @@ public static class ReportBuilder
         var figures = FigureBuilder.All(results, figureOptions);
         var figuresDir = Path.Combine(outDir, FiguresFolder);
         Directory.CreateDirectory(figuresDir);
+        Core.Results.AtomicFile.CleanOrphans(figuresDir); // temp images of a report that was killed mid-way (never another's in flight)
         RemoveFigureFiles(figuresDir);
         foreach (var f in figures)
             WriteAtomic(outDir, Path.Combine(FiguresFolder, f.Name + ".vl.json"), w => w.Write(f.ToVegaLiteJson()), files);
