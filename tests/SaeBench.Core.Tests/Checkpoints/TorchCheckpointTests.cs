@@ -152,7 +152,8 @@ public class TorchCheckpointTests
             case "entry count":
                 int end = bytes.Length - 22;
                 while (BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(end)) != 0x06054b50) end--;
-                BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(end + 10), (ushort)(BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(end + 10)) + 1));
+                foreach (int field in new[] { 8, 10 }) // entries on this disk, entries in all
+                    BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(end + field), (ushort)(BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(end + field)) + 1));
                 break;
             case "method":
                 BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(central + 10), 99);
@@ -167,6 +168,7 @@ public class TorchCheckpointTests
         File.WriteAllBytes(path, bytes);
         var e = Assert.Throws<CheckpointFormatException>(() => CheckpointLoader.Load(dir.Path));
         Assert.Equal(path, e.File);
+        Assert.Contains(damage == "entry count" ? "the zip is corrupt (Number of entries" : "cannot be read", e.Message);
         Assert.Throws<CheckpointFormatException>(() => CheckpointLoader.Inspect(dir.Path));
     }
 
