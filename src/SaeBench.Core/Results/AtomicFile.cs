@@ -66,7 +66,14 @@ public static partial class AtomicFile
         var probe = Path.Combine(Path.GetFullPath(directory), ".saebench-write-check");
         if (File.Exists(Path.GetFullPath(directory)))
             throw EnvironmentFailureException.Writing(directory, new IOException($"'{directory}' is a file, not a directory", 17));
-        Write(probe, s => s.WriteByte((byte)'\n'));
+        try
+        {
+            Write(probe, s => s.WriteByte((byte)'\n'));
+        }
+        catch (EnvironmentFailureException e) when (e.InnerException is { } cause)
+        {
+            throw EnvironmentFailureException.Writing(Path.GetFullPath(directory), cause); // name the directory, not the probe
+        }
         try { File.Delete(probe); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
     }
