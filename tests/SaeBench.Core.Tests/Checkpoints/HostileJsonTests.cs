@@ -152,4 +152,14 @@ public class HostileJsonTests
     {
         Assert.Contains(expected, Assert.Throws<FormatException>(() => RunManifest.Parse(json)).Message);
     }
+
+    [Fact]
+    public void A_result_file_over_the_size_limit_is_refused_before_it_is_read()
+    {
+        using var dir = new TempDirectory();
+        var path = dir.File("huge_eval_results.json");
+        using (var f = File.Create(path)) f.SetLength(ResultFile.MaxBytes + 1); // sparse: costs no disk
+        Assert.Contains("more than the 256 MiB", Assert.Throws<FormatException>(() => ResultFile.ReadText(path)).Message);
+        Assert.Null(ResultFile.ReadStamp(path));
+    }
 }
