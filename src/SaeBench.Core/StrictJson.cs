@@ -17,10 +17,11 @@ public static class StrictJson
     /// <summary>Deepest nesting accepted.</summary>
     public const int MaxDepth = 64;
 
-    /// <summary>Parses UTF-8 JSON after the checks above.</summary>
-    public static JsonDocument Parse(ReadOnlyMemory<byte> utf8, bool allowTrailingCommas = false)
+    /// <summary>Parses UTF-8 JSON after the checks above (<paramref name="allowComments"/>: skip <c>//</c> and <c>/* */</c>,
+    /// as some Hugging Face configs have them).</summary>
+    public static JsonDocument Parse(ReadOnlyMemory<byte> utf8, bool allowTrailingCommas = false, bool allowComments = false)
     {
-        var options = Options(allowTrailingCommas);
+        var options = Options(allowTrailingCommas, allowComments);
         CheckStrings(utf8.Span, options);
         return JsonDocument.Parse(utf8, options);
     }
@@ -31,14 +32,15 @@ public static class StrictJson
     /// <summary>Parses UTF-8 JSON into a mutable node after the checks above.</summary>
     public static JsonNode? ParseNode(ReadOnlyMemory<byte> utf8, bool allowTrailingCommas = false)
     {
-        var options = Options(allowTrailingCommas);
+        var options = Options(allowTrailingCommas, allowComments: false);
         CheckStrings(utf8.Span, options);
         return JsonNode.Parse(utf8.Span, documentOptions: options);
     }
 
-    private static JsonDocumentOptions Options(bool allowTrailingCommas) => new()
+    private static JsonDocumentOptions Options(bool allowTrailingCommas, bool allowComments) => new()
     {
         AllowTrailingCommas = allowTrailingCommas,
+        CommentHandling = allowComments ? JsonCommentHandling.Skip : JsonCommentHandling.Disallow,
         AllowDuplicateProperties = false,
         MaxDepth = MaxDepth,
     };
@@ -50,7 +52,7 @@ public static class StrictJson
         {
             AllowTrailingCommas = options.AllowTrailingCommas,
             MaxDepth = options.MaxDepth,
-            CommentHandling = JsonCommentHandling.Disallow,
+            CommentHandling = options.CommentHandling,
         });
         string? lastKey = null;
         while (reader.Read())
