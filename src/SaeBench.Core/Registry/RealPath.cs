@@ -12,8 +12,16 @@ internal static partial class RealPath
     /// <summary>The resolved absolute path, or null when it cannot be resolved (missing, a loop, denied).</summary>
     public static string? Of(string path)
     {
-        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS() && !OperatingSystem.IsFreeBSD()) return Path.GetFullPath(path);
-        nint resolved = RealPathNative(path, 0);
+        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS() && !OperatingSystem.IsFreeBSD()) return Managed(path);
+        nint resolved;
+        try
+        {
+            resolved = RealPathNative(path, 0);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return Managed(path);
+        }
         if (resolved == 0) return null;
         try
         {
@@ -22,6 +30,20 @@ internal static partial class RealPath
         finally
         {
             Free(resolved);
+        }
+    }
+
+    /// <summary>Without libc: the full path with its last component's links resolved (walks still end: they are depth-limited).</summary>
+    private static string? Managed(string path)
+    {
+        try
+        {
+            var info = new DirectoryInfo(Path.GetFullPath(path));
+            return (info.LinkTarget is null ? info : info.ResolveLinkTarget(returnFinalTarget: true))?.FullName;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            return null;
         }
     }
 
