@@ -233,6 +233,8 @@ public sealed class CheckpointRegistry
         void Visit(string dir, int depth)
         {
             if (RealPath.Of(dir) is not { } real || !visited.Add(real)) return;
+            if (visited.Count > Glob.MaxDirectories)
+                throw new ArgumentException($"'{root}' holds more than {Glob.MaxDirectories} directories to scan; point at the folder that holds the checkpoints");
             if (CheckpointLoader.IsCheckpoint(dir))
             {
                 found.Add(dir);

@@ -22,7 +22,12 @@ public static class Glob
     /// <summary>Deepest a <c>**</c> descends below where it starts.</summary>
     public const int MaxDepth = 64;
 
-    public static IReadOnlyList<string> Match(string pattern, string baseDirectory)
+    /// <summary>Most directories one pattern may list (<c>/**</c> would list the whole file system).</summary>
+    public const int MaxDirectories = 100_000;
+
+    public static IReadOnlyList<string> Match(string pattern, string baseDirectory) => Match(pattern, baseDirectory, MaxDirectories);
+
+    internal static IReadOnlyList<string> Match(string pattern, string baseDirectory, int maxDirectories)
     {
         if (pattern.Length > MaxPatternLength)
             throw new ArgumentException($"the pattern has {pattern.Length} characters, more than the {MaxPatternLength} allowed");
@@ -44,16 +49,24 @@ public static class Glob
             if (segments[i] != "**" && HasWildcard(segments[i])) regexes[i] = ToRegex(segments[i]);
         }
         var results = new SortedSet<string>(StringComparer.Ordinal);
-        new Walker(segments, regexes, results).Walk(root, 0, 0);
+        new Walker(pattern, segments, regexes, results, maxDirectories).Walk(root, 0, 0);
         return results.ToList();
     }
 
     public static bool HasWildcard(string segment) => segment.IndexOfAny(['*', '?', '[']) >= 0;
 
-    private sealed class Walker(string[] segments, Regex?[] regexes, SortedSet<string> results)
+    private sealed class Walker(string pattern, string[] segments, Regex?[] regexes, SortedSet<string> results, int maxDirectories)
     {
         // (real directory, segment index) pairs a ** has expanded.
         private readonly HashSet<(string, int)> _expanded = [];
+        private int _listed;
+
+        private IEnumerable<string> List(string dir, bool directoriesOnly)
+        {
+            if (++_listed > maxDirectories)
+                throw new ArgumentException($"'{pattern}' lists more than {maxDirectories} directories; narrow the pattern (start it below the folder that holds the checkpoints)");
+            return directoriesOnly ? SafeDirectories(dir) : SafeEntries(dir);
+        }
 
         public void Walk(string current, int index, int depth)
         {
@@ -67,7 +80,7 @@ public static class Glob
             {
                 if (depth > MaxDepth || RealPath.Of(current) is not { } real || !_expanded.Add((real, index))) return;
                 Walk(current, index + 1, depth);
-                foreach (var sub in SafeDirectories(current)) Walk(sub, index, depth + 1);
+                foreach (var sub in List(current, directoriesOnly: true)) Walk(sub, index, depth + 1);
                 return;
             }
             if (regexes[index] is not { } regex)
@@ -77,7 +90,7 @@ public static class Glob
                 return;
             }
             bool last = index == segments.Length - 1;
-            foreach (var entry in last ? SafeEntries(current) : SafeDirectories(current))
+            foreach (var entry in List(current, directoriesOnly: !last))
                 if (regex.IsMatch(Path.GetFileName(entry))) Walk(entry, index + 1, depth);
         }
     }

@@ -151,4 +151,14 @@ public sealed class SymlinkTests : IDisposable
         Assert.Equal([_dir.File("a1"), _dir.File("a2")], Glob.Match("a[0-9]", _dir.Path));
         Assert.Equal([_dir.File("a-"), _dir.File("b1")], Glob.Match("[!a]*", _dir.Path).Concat(Glob.Match("a[!0-9]", _dir.Path)).Order(StringComparer.Ordinal));
     }
+
+    [Fact]
+    public void A_glob_that_would_list_too_many_directories_is_refused_instead_of_walking_on()
+    {
+        // "/**" walked the whole file system for minutes (found by the fuzz tests); a pattern has a directory budget.
+        for (int i = 0; i < 30; i++) _dir.Directory("wide", "d" + i, "e");
+        var e = Assert.Throws<ArgumentException>(() => Glob.Match("wide/**/cfg.json", _dir.Path, maxDirectories: 20));
+        Assert.Contains("'wide/**/cfg.json' lists more than 20 directories; narrow the pattern", e.Message);
+        Assert.Empty(Glob.Match("wide/**/cfg.json", _dir.Path, maxDirectories: 100));
+    }
 }
