@@ -23,7 +23,10 @@ public static class Glob
     public const int MaxDepth = 64;
 
     /// <summary>Most directories one pattern may list (<c>/**</c> would list the whole file system).</summary>
-    public const int MaxDirectories = 100_000;
+    public const int MaxDirectories = 50_000;
+
+    /// <summary>Most paths one pattern may match (each match is then looked at as a checkpoint).</summary>
+    public const int MaxMatches = 10_000;
 
     public static IReadOnlyList<string> Match(string pattern, string baseDirectory) => Match(pattern, baseDirectory, MaxDirectories);
 
@@ -32,6 +35,7 @@ public static class Glob
         if (pattern.Length > MaxPatternLength)
             throw new ArgumentException($"the pattern has {pattern.Length} characters, more than the {MaxPatternLength} allowed");
         if (pattern.Contains('\0')) throw new ArgumentException("the pattern holds a NUL character");
+        string original = pattern;
         pattern = pattern.Replace('\\', '/');
         string root;
         if (Path.IsPathRooted(pattern))
@@ -49,7 +53,7 @@ public static class Glob
             if (segments[i] != "**" && HasWildcard(segments[i])) regexes[i] = ToRegex(segments[i]);
         }
         var results = new SortedSet<string>(StringComparer.Ordinal);
-        new Walker(pattern, segments, regexes, results, maxDirectories).Walk(root, 0, 0);
+        new Walker(original, segments, regexes, results, maxDirectories).Walk(root, 0, 0);
         return results.ToList();
     }
 
@@ -72,7 +76,8 @@ public static class Glob
         {
             if (index == segments.Length)
             {
-                if (File.Exists(current) || Directory.Exists(current)) results.Add(Path.GetFullPath(current));
+                if ((File.Exists(current) || Directory.Exists(current)) && results.Add(Path.GetFullPath(current)) && results.Count > MaxMatches)
+                    throw new ArgumentException($"'{pattern}' matches more than {MaxMatches} paths; narrow the pattern (start it below the folder that holds the checkpoints)");
                 return;
             }
             string segment = segments[index];

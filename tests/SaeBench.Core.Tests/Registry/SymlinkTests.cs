@@ -161,4 +161,11 @@ public sealed class SymlinkTests : IDisposable
         Assert.Contains("'wide/**/cfg.json' lists more than 20 directories; narrow the pattern", e.Message);
         Assert.Empty(Glob.Match("wide/**/cfg.json", _dir.Path, maxDirectories: 100));
     }
+
+    [Fact]
+    public void A_glob_that_matches_too_many_paths_is_refused()
+    {
+        var e = Assert.Throws<ArgumentException>(() => Glob.Match("/**", _dir.Path));
+        Assert.Contains("'/**' matches more than 10000 paths; narrow the pattern", e.Message);
+    }
 }
