@@ -259,7 +259,7 @@ public sealed class CheckpointRegistry
     public static string AutoId(string path, string relativeTo)
     {
         string full = Path.GetFullPath(path);
-        string name = File.Exists(full) && Path.GetFileName(full) is "ae.pt" or "cfg.json" or "config.json" or "sae_weights.safetensors" or "sae.safetensors"
+        string name = File.Exists(full) && Path.GetFileName(full) is "ae.pt" or "cfg.json" or "config.json" or "sae_weights.safetensors" or "sae.safetensors" or "params.npz"
             ? Path.GetDirectoryName(full)!
             : full;
         string relative = Path.GetRelativePath(Path.GetFullPath(relativeTo), name);
