@@ -78,7 +78,8 @@ public sealed class RunPipeline(HarnessEnvironment environment)
         {
             Check(() =>
             {
-                var resolution = CheckpointRegistry.FromNode(cfg.Checkpoints, cfg.BaseDirectory, cfg.Source).Resolve(environment.Digests(cfg.BaseDirectory));
+                var resolution = CheckpointRegistry.FromNode(cfg.Checkpoints, cfg.BaseDirectory, cfg.Source)
+                    .Resolve(environment.Digests(cfg.BaseDirectory), environment.Variables);
                 foreach (var d in resolution.Diagnostics)
                     (d.Severity == RegistrySeverity.Error ? problems : warnings).Add(d.ToString());
                 checkpoints = resolution.Entries;
@@ -163,7 +164,7 @@ public sealed class RunPipeline(HarnessEnvironment environment)
         string dir = SuiteTrainer.DefaultDirectory(environment.CacheDirectory(baseDirectory), suite, model.Info);
         display.Show(suite, model, dir, progress => new SuiteTrainer(backend).EnsureTrained(suite, model, dir, progress, force: false, cancellation));
         var digests = environment.Digests(baseDirectory);
-        var resolution = CheckpointRegistry.FromFile(Path.Combine(dir, SuiteTrainer.RegistryFile)).Resolve(digests);
+        var resolution = CheckpointRegistry.FromFile(Path.Combine(dir, SuiteTrainer.RegistryFile)).Resolve(digests, environment.Variables);
         foreach (var d in resolution.Diagnostics) environment.Log.WriteLine(d.ToString());
         return resolution.Entries.Select(e => ToRunCheckpoint(e, digests)).ToList();
     }
