@@ -109,7 +109,7 @@ public static class LabelledTextFiles
             number++;
             if (string.IsNullOrWhiteSpace(line)) continue;
             JsonDocument doc;
-            try { doc = JsonDocument.Parse(line); }
+            try { doc = Core.StrictJson.Parse(line); }
             catch (JsonException e) { throw new BadInputException($"{r.Path}: line {number}: not valid JSON ({e.Message}).", e); }
             using (doc)
             {

@@ -31,7 +31,7 @@ public static class UnlearningTable
             double minRetain = 0.99;
             try
             {
-                using var doc = JsonDocument.Parse(File.ReadAllBytes(file));
+                using var doc = Core.StrictJson.Parse(File.ReadAllBytes(file)); // as every reader of result files: duplicate keys and bad Unicode refused
                 var root = doc.RootElement;
                 if (root.TryGetProperty("eval_config", out var cfg) && cfg.ValueKind == JsonValueKind.Object
                     && cfg.TryGetProperty("min_retain_accuracy", out var m) && m.ValueKind == JsonValueKind.Number)
