@@ -119,6 +119,28 @@ public class CoreEvaluatorTests
     }
 
     [Fact]
+    public void A_gated_sae_reports_b_mag_as_its_encoder_bias_scaled_by_folding()
+    {
+        // SAEBench reports b_mag for gated SAEs (their b_enc is unused); folded, times ‖W_dec[j]‖ (here 1 and 2).
+        var enc = new HostMatrix(D, D);
+        var dec = new HostMatrix(D, D);
+        for (int j = 0; j < D; j++) { enc[j, j] = 1; dec[j, j] = j % 2 == 0 ? 1 : 2; }
+        float[] bMag = [0.5f, -0.25f, 0.125f, 1f, -1f, 0f];
+        var sae = new SaeBench.Core.Autoencoders.Sae("gated", new SaeParameters
+        {
+            WEnc = enc, BEnc = new float[D], WDec = dec, BDec = new float[D],
+            BGate = new float[D], RMag = new float[D], BMag = bMag,
+        });
+        var folded = Run(sae);
+        var unfolded = Run(sae, new JsonObject { ["fold_decoder_norms"] = false });
+        for (int j = 0; j < D; j++)
+        {
+            Assert.Equal(bMag[j], unfolded.Details[j]["encoder_bias"]!.GetValue<double>(), 9);
+            Assert.Equal(bMag[j] * (j % 2 == 0 ? 1 : 2), folded.Details[j]["encoder_bias"]!.GetValue<double>(), 9);
+        }
+    }
+
+    [Fact]
     public void A_top_k_sae_with_non_unit_rows_is_not_folded_and_says_so()
     {
         var dec = new HostMatrix(D, D);
