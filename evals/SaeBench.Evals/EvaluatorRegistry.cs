@@ -5,6 +5,7 @@ using SaeBench.Evals.Autointerp;
 using SaeBench.Evals.CoreEval;
 using SaeBench.Evals.GroundTruth;
 using SaeBench.Evals.Mdl;
+using SaeBench.Evals.MetaStructure;
 using SaeBench.Evals.ScrTpp;
 using SaeBench.Evals.SparseProbing;
 using SaeBench.Evals.Unlearning;
@@ -26,6 +27,7 @@ public static class EvaluatorRegistry
         new GroundTruthEvaluator(),
         new ScrEvaluator(),
         new TppEvaluator(),
+        new MetaStructureEvaluator(),
     ];
 
     /// <summary>The evaluator with this id, or a <see cref="ConfigException"/> listing the valid ids.</summary>
