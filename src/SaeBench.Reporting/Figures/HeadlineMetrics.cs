@@ -35,6 +35,14 @@ public static class HeadlineMetrics
             Variant: "top-1 latent"),
         new(new("unlearning", "unlearning.unlearning_score"), "unlearning", "Unlearning score"),
         new(new("autointerp", "autointerp.autointerp_score"), "autointerp", "Autointerp score"),
+        // SAEBench's paper panels for SCR and TPP use the top 20 latents; PCA/identity are SAEs to these two (their
+        // latents can be ranked and ablated like any other), so their values are reference lines as SAEBench draws them.
+        new(new("scr", "scr_metrics.scr_metric_threshold_20"), "scr_top20", "Spurious correlation removal", BaselinesApply: true,
+            Variant: "top 20 latents ablated"),
+        new(new("tpp", "tpp_metrics.tpp_threshold_20_total_metric"), "tpp_top20", "Targeted probe perturbation", BaselinesApply: true,
+            Variant: "top 20 latents ablated"),
+        new(new("meta_structure_decoder_variance", "meta_structure.decoder_fraction_variance_explained"), "meta_structure",
+            "Decoder variance explained by a meta-SAE", Variant: "BatchTopK meta-SAE, k = 4"),
         new(MdlDescriptionLength, "mdl", "MDL description length"),
     ];
 }
