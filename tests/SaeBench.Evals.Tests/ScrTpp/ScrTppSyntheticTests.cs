@@ -75,6 +75,8 @@ public class ScrTppSyntheticTests
         var (oracle, file) = Run(new TppEvaluator(), EvalFixtures.Oracle(World));
         // The identity SAE's latents are coordinates: each mixes every feature, none is a class's.
         var (identity, _) = Run(new TppEvaluator(), Sae.Identity(World.Info.DModel));
+        // The oracle with the class (parent) latents silenced: every class signal sits in the error term, which ablation keeps.
+        var (noClassLatents, _) = Run(new TppEvaluator(), Without(World.Features.Where(f => f.Kind == FeatureKind.Parent).Select(f => f.Id)));
         string Dump(EvalResult r) => string.Join(", ", r.Metrics.Select(m => $"{m.Descriptor.Name}={m.Value:F3}"));
 
         Assert.True(oracle.Get("tpp_metrics.tpp_threshold_2_total_metric") >= 0.25, Dump(oracle));
@@ -82,6 +84,8 @@ public class ScrTppSyntheticTests
         Assert.True(oracle.Get("tpp_metrics.tpp_threshold_2_unintended_diff_only") <= 0.05, Dump(oracle));
         Assert.InRange(identity.Get("tpp_metrics.tpp_threshold_2_total_metric")!.Value, -0.05, 0.05);
         Assert.InRange(identity.Get("tpp_metrics.tpp_threshold_5_total_metric")!.Value, -0.05, 0.05);
+        Assert.InRange(noClassLatents.Get("tpp_metrics.tpp_threshold_2_total_metric")!.Value, -0.05, 0.05);
+        Assert.InRange(noClassLatents.Get("tpp_metrics.tpp_threshold_5_total_metric")!.Value, -0.05, 0.05);
         // total = intended − unintended, at every n
         foreach (int n in new[] { 2, 5, 10, 20 })
             Assert.Equal(oracle.Get($"tpp_metrics.tpp_threshold_{n}_intended_diff_only")!.Value - oracle.Get($"tpp_metrics.tpp_threshold_{n}_unintended_diff_only")!.Value,
