@@ -42,7 +42,7 @@ public static class HeadlineMetrics
         new(new("tpp", "tpp_metrics.tpp_threshold_20_total_metric"), "tpp_top20", "Targeted probe perturbation", BaselinesApply: true,
             Variant: "top 20 latents ablated"),
         new(new("meta_structure_decoder_variance", "meta_structure.decoder_fraction_variance_explained"), "meta_structure",
-            "Decoder variance explained by a meta-SAE", Variant: "BatchTopK meta-SAE, k = 4"),
+            "Meta-SAE variance explained", Variant: "k = 4, on decoder rows"),
         new(MdlDescriptionLength, "mdl", "MDL description length"),
     ];
 }

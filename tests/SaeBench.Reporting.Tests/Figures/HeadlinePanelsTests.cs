@@ -60,14 +60,14 @@ public class HeadlinePanelsTests
         var panels = arch.Panels.Cast<XyPanel>().ToDictionary(p => p.Title);
         Assert.Contains("Spurious correlation removal", panels.Keys);
         Assert.Contains("Targeted probe perturbation", panels.Keys);
-        Assert.Contains("Decoder variance explained by a meta-SAE", panels.Keys);
+        Assert.Contains("Meta-SAE variance explained", panels.Keys);
         // The axis titles are the descriptors' units, not names the report knows.
         Assert.Equal("ratio", panels["Spurious correlation removal"].Y.Title);
         Assert.Equal("accuracy", panels["Targeted probe perturbation"].Y.Title);
         // The PCA baseline's SCR/TPP (top 20) is a reference line; the meta-SAE panel has none.
         Assert.Equal([0.123], panels["Spurious correlation removal"].References.Select(r => r.Y));
         Assert.Equal([0.0456], panels["Targeted probe perturbation"].References.Select(r => r.Y));
-        Assert.Empty(panels["Decoder variance explained by a meta-SAE"].References);
+        Assert.Empty(panels["Meta-SAE variance explained"].References);
         Assert.DoesNotContain(arch.Notes, n => n.Contains("Spurious correlation removal,", StringComparison.Ordinal) && n.StartsWith("Not measured", StringComparison.Ordinal));
 
         var names = FigureBuilder.All(set, new FigureOptions()).Select(f => f.Name).ToList();
@@ -82,7 +82,7 @@ public class HeadlinePanelsTests
         var summary = SummaryMarkdown.Build(set, new FigureOptions());
         Assert.Contains("Spurious correlation removal (ratio)", summary);
         Assert.Contains("Targeted probe perturbation (accuracy)", summary);
-        Assert.Contains("Decoder variance explained by a meta-SAE (fraction)", summary);
+        Assert.Contains("Meta-SAE variance explained (fraction)", summary);
     }
 
     [Fact]
@@ -94,6 +94,6 @@ public class HeadlinePanelsTests
         var note = Assert.Single(arch.Notes, n => n.StartsWith("Not measured", StringComparison.Ordinal));
         Assert.Contains("Spurious correlation removal", note);
         Assert.Contains("Targeted probe perturbation", note);
-        Assert.Contains("Decoder variance explained by a meta-SAE", note);
+        Assert.Contains("Meta-SAE variance explained", note);
     }
 }
