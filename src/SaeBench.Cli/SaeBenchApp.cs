@@ -65,6 +65,13 @@ public static class SaeBenchApp
             await context.Error.WriteLineAsync("interrupted: finished work is kept; run the same command again to resume.");
             return ExitCodes.Interrupted;
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The machine, not the input: an output that cannot be written (EnvironmentFailureException says what to do),
+            // or a file that vanished or cannot be read. One line, no stack trace.
+            await context.Error.WriteLineAsync("error: " + e.Message);
+            return ExitCodes.Failed;
+        }
         catch (Exception e)
         {
             await context.Error.WriteLineAsync($"error: unexpected {e.GetType().Name}: {e.Message}");

@@ -31,7 +31,7 @@ public sealed class RunPipeline(HarnessEnvironment environment)
 
     /// <summary>Model option keys a configuration's <c>model_options</c> may use.</summary>
     public static IReadOnlyList<string> ModelOptionKeys { get; } =
-        ["hook", "forget_class", "cache_activations", .. Models.LanguageModels.HfModelSpec.Keys.Where(k => k != "hook")];
+        ["hook", "forget_class", "cache_activations", "allow_non_finite", .. Models.LanguageModels.HfModelSpec.Keys.Where(k => k != "hook")];
 
     public RunOutcome Run(RunRequest request, HarnessDisplays? displays = null, CancellationToken cancellation = default) =>
         Execute(Validate(request), displays, cancellation);
@@ -78,7 +78,8 @@ public sealed class RunPipeline(HarnessEnvironment environment)
         {
             Check(() =>
             {
-                var resolution = CheckpointRegistry.FromNode(cfg.Checkpoints, cfg.BaseDirectory, cfg.Source).Resolve(environment.Digests(cfg.BaseDirectory));
+                var resolution = CheckpointRegistry.FromNode(cfg.Checkpoints, cfg.BaseDirectory, cfg.Source)
+                    .Resolve(environment.Digests(cfg.BaseDirectory), environment.Variables);
                 foreach (var d in resolution.Diagnostics)
                     (d.Severity == RegistrySeverity.Error ? problems : warnings).Add(d.ToString());
                 checkpoints = resolution.Entries;
@@ -113,6 +114,7 @@ public sealed class RunPipeline(HarnessEnvironment environment)
         foreach (var w in plan.Warnings) environment.Log.WriteLine(w);
 
         if (plan.TrainingNotice is { } notice) environment.Log.WriteLine(notice);
+        AtomicFile.CheckWritable(plan.OutputDirectory); // denied, read-only, a file, a full disk: say so before any work
         var model = ModelCatalog.Create(plan.ModelSpec, plan.ModelOptions);
         var checkpoints = plan.Checkpoints is { } entries
             ? entries.Select(e => ToRunCheckpoint(e, environment.Digests(request.Config.BaseDirectory))).ToList()
@@ -162,7 +164,7 @@ public sealed class RunPipeline(HarnessEnvironment environment)
         string dir = SuiteTrainer.DefaultDirectory(environment.CacheDirectory(baseDirectory), suite, model.Info);
         display.Show(suite, model, dir, progress => new SuiteTrainer(backend).EnsureTrained(suite, model, dir, progress, force: false, cancellation));
         var digests = environment.Digests(baseDirectory);
-        var resolution = CheckpointRegistry.FromFile(Path.Combine(dir, SuiteTrainer.RegistryFile)).Resolve(digests);
+        var resolution = CheckpointRegistry.FromFile(Path.Combine(dir, SuiteTrainer.RegistryFile)).Resolve(digests, environment.Variables);
         foreach (var d in resolution.Diagnostics) environment.Log.WriteLine(d.ToString());
         return resolution.Entries.Select(e => ToRunCheckpoint(e, digests)).ToList();
     }
@@ -181,13 +183,14 @@ public sealed class RunPipeline(HarnessEnvironment environment)
             options = key switch
             {
                 "hook" => options with { Hook = StringOption(value, at) },
-                "forget_class" => options with { ForgetClass = value?.ToString() },
-                "cache_activations" => options with
+                "forget_class" => options with
                 {
-                    CacheActivations = value is JsonValue v && v.TryGetValue<bool>(out var b) ? b
-                        : value is JsonValue s && s.TryGetValue<string>(out var text) && bool.TryParse(text, out var parsed) ? parsed
-                        : throw new ConfigException($"{at} must be true or false."),
+                    ForgetClass = value is JsonValue v && (v.TryGetValue<string>(out var text) || v.GetValueKind() == System.Text.Json.JsonValueKind.Number)
+                        ? text ?? v.ToJsonString()
+                        : throw new ConfigException($"{at} must be a class name or index, found {YamlJson.Describe(value)}."),
                 },
+                "cache_activations" => options with { CacheActivations = BoolOption(value, at) },
+                "allow_non_finite" => options with { AllowNonFinite = BoolOption(value, at) },
                 _ when ModelOptionKeys.Contains(key) => options with
                 {
                     LanguageModelOptions = new Dictionary<string, string>(options.LanguageModelOptions) { [key] = ScalarOption(value, at) },
@@ -199,8 +202,17 @@ public sealed class RunPipeline(HarnessEnvironment environment)
     }
 
     private static string ScalarOption(JsonNode? value, string at) =>
-        value is JsonValue v ? v.ToString() : throw new ConfigException($"{at} must be a single value.");
+        value is JsonValue v ? v.ToString() : throw new ConfigException($"{at} must be a single value, found {YamlJson.Describe(value)}.");
 
+    private static bool BoolOption(JsonNode? value, string at) =>
+        value is JsonValue v && v.TryGetValue<bool>(out var b) ? b
+        : value is JsonValue s && s.TryGetValue<string>(out var text) && bool.TryParse(text, out var parsed) ? parsed
+        : throw new ConfigException($"{at} must be true or false, found {YamlJson.Describe(value)}.");
+
+    /// <summary>A name-valued option: text only. A number or boolean is refused, not guessed at (<c>hook: 5</c> is more likely a
+    /// slip than a hook named "5"; quote it if it is).</summary>
     private static string StringOption(JsonNode? value, string at) =>
-        value is JsonValue v && v.TryGetValue<string>(out var s) && s.Length > 0 ? s : throw new ConfigException($"{at} must be a non-empty string.");
+        value is JsonValue v && v.TryGetValue<string>(out var s) && s.Length > 0
+            ? s
+            : throw new ConfigException($"{at} must be a name (non-empty text), found {YamlJson.Describe(value)}; quote it if the name is a number.");
 }

@@ -25,7 +25,7 @@ public static class HfConfig
         JsonDocument doc;
         try
         {
-            doc = JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+            doc = Core.StrictJson.Parse(File.ReadAllBytes(path), allowTrailingCommas: true, allowComments: true);
         }
         catch (JsonException e)
         {

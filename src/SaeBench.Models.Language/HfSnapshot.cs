@@ -104,7 +104,7 @@ public sealed class HfSnapshot : IDisposable
             JsonDocument doc;
             try
             {
-                doc = JsonDocument.Parse(File.ReadAllBytes(index));
+                doc = Core.StrictJson.Parse(File.ReadAllBytes(index));
             }
             catch (JsonException e)
             {

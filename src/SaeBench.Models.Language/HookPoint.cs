@@ -87,11 +87,11 @@ public sealed class HookCatalog
     {
         ArgumentNullException.ThrowIfNull(name);
         if (_byName.TryGetValue(name.Trim(), out var hook)) return hook;
-        string reason = HookPoint.TryParse(name.Trim(), out var parsed)
-            ? parsed.Layer >= Config.Layers
+        string reason = !HookPoint.TryParse(name.Trim(), out var parsed) || parsed.Name != name.Trim()
+            ? "not a hook name"
+            : parsed.Layer >= Config.Layers
                 ? $"layer {parsed.Layer} does not exist (the model has {Config.Layers} layers, 0–{Config.Layers - 1})"
-                : $"{Config.ModelType} has a parallel residual, so there is no hook_resid_mid"
-            : "not a hook name";
+                : $"{Config.ModelType} has a parallel residual, so there is no hook_resid_mid";
         string suggestion = Nearest(name.Trim());
         throw new ArgumentException($"Unknown hook '{name}': {reason}. Did you mean '{suggestion}'? (hooks: blocks.L.hook_resid_pre|hook_resid_mid|hook_resid_post|hook_attn_out|hook_mlp_out|attn.hook_z)");
     }

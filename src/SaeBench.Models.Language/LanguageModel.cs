@@ -20,6 +20,10 @@ public sealed class LanguageModel
     private readonly ITransformerOps _ops;
     private readonly RotaryTable? _rotary;
 
+    /// <summary>
+    /// A model over <paramref name="weights"/>, which it takes over: <paramref name="processing"/> is applied to them in
+    /// place (narrowed by <see cref="WeightProcessing.EffectiveFor"/>), so do not share one weights object between models.
+    /// </summary>
     public LanguageModel(TransformerConfig config, TransformerWeights weights, WeightProcessing? processing = null, ComputeBackend? backend = null, string? source = null)
     {
         config.Validate();

@@ -88,6 +88,8 @@ public sealed class LanguageModelUnderStudy : IModelUnderStudy, IDownstreamLoss,
 
     public ITextTokenizer Tokenizer { get; }
 
+    public int MaxSequenceLength => Model.Config.MaxPositions;
+
     public HookPoint Hook => _hook;
 
     /// <summary>Whether each window starts with BOS.</summary>
@@ -119,6 +121,9 @@ public sealed class LanguageModelUnderStudy : IModelUnderStudy, IDownstreamLoss,
     /// <summary>Reads a labelled text file; a relative path is taken from <see cref="LanguageModelSpec.DataDirectory"/>.</summary>
     public LabelledTexts Read(LabelledTextRequest request) =>
         LabelledTextFiles.Read(request with { Path = System.IO.Path.GetFullPath(System.IO.Path.Combine(_spec.DataDirectory ?? Directory.GetCurrentDirectory(), request.Path)) });
+
+    public IReadOnlyList<System.Text.Json.Nodes.JsonObject> Records(string path) =>
+        LabelledTextFiles.Records(System.IO.Path.GetFullPath(System.IO.Path.Combine(_spec.DataDirectory ?? Directory.GetCurrentDirectory(), path)));
 
     public IReadOnlyList<string> Problems(Core.Autoencoders.SaeConfig config) => CheckpointCompatibility.Problems(config, _hook, Model, ModelName);
 

@@ -40,6 +40,9 @@ public sealed record ModelOptions
     /// <summary>Environment variables (<c>HF_HOME</c>, <c>HF_HUB_CACHE</c>, <c>HOME</c> for the Hugging Face cache).</summary>
     public Func<string, string?> Variables { get; init; } = Environment.GetEnvironmentVariable;
 
+    /// <summary>Use activation files holding NaN or ±Inf (they are logged) instead of refusing them.</summary>
+    public bool AllowNonFinite { get; init; }
+
     /// <summary>Progress messages (training, caching); null = silent.</summary>
     public Action<string>? Log { get; init; }
 }

@@ -48,7 +48,7 @@ public static class ReportBuilder
     public static ReportOutcome Build(ResultSet results, string outDir, ReportOptions options, TextWriter? log = null)
     {
         log ??= TextWriter.Null;
-        Directory.CreateDirectory(outDir);
+        Core.Results.AtomicFile.CheckWritable(outDir); // an unwritable output is an EnvironmentFailureException saying what to do
         var files = new List<string>();
         var warnings = results.Problems.Select(p => p.ToString()).ToList();
         var figureOptions = new FigureOptions(options.MdlFvuTarget);
@@ -64,6 +64,7 @@ public static class ReportBuilder
         var figures = FigureBuilder.All(results, figureOptions);
         var figuresDir = Path.Combine(outDir, FiguresFolder);
         Directory.CreateDirectory(figuresDir);
+        Core.Results.AtomicFile.CleanOrphans(figuresDir); // temp images of a report that was killed mid-way (never another's in flight)
         RemoveFigureFiles(figuresDir);
         foreach (var f in figures)
             WriteAtomic(outDir, Path.Combine(FiguresFolder, f.Name + ".vl.json"), w => w.Write(f.ToVegaLiteJson()), files);

@@ -39,6 +39,24 @@ public sealed class RunPipelineTests : IDisposable
         {extra}
         """, "test.yaml", _dir.Path);
 
+    [Theory]
+    [InlineData("model_options: {hook: 5}", "model_options: hook must be a name (non-empty text), found the number 5")]
+    [InlineData("model_options: {hook: [a]}", "model_options: hook must be a name (non-empty text), found a list")]
+    [InlineData("model_options: {forget_class: {a: 1}}", "model_options: forget_class must be a class name or index, found a mapping")]
+    [InlineData("model_options: {cache_activations: 5}", "model_options: cache_activations must be true or false")]
+    public void Model_options_of_the_wrong_type_are_named(string yaml, string expected)
+    {
+        var e = Assert.Throws<ValidationException>(() => new RunPipeline(_env).Validate(new RunRequest(Config(yaml))));
+        Assert.Contains("test.yaml: " + expected, e.Message);
+    }
+
+    [Fact]
+    public void A_hook_that_is_a_quoted_number_is_a_name()
+    {
+        var plan = new RunPipeline(_env).Validate(new RunRequest(Config("model_options: {hook: '5'}")));
+        Assert.Equal("5", plan.ModelOptions.Hook);
+    }
+
     [Fact]
     public void Run_goes_from_a_configuration_to_result_files_a_manifest_and_a_report()
     {
@@ -139,6 +157,38 @@ public sealed class RunPipelineTests : IDisposable
         var cfg = RunConfig.Load(Path.Combine(suite, "registry.yaml")) with { Model = "file", Activations = _dir.File("acts.safetensors"), Output = _dir.File("reg-out") };
         var plan = new RunPipeline(env).Validate(new RunRequest(cfg));
         Assert.Equal(Path.Combine(suite, "m1"), Assert.Single(plan.Checkpoints!).Path);
+    }
+
+    [Fact]
+    public void A_SAELens_release_is_found_in_the_Hugging_Face_cache_the_environment_names_and_tagged_in_the_result_files()
+    {
+        // huggingface_hub's layout: refs/main names the commit whose snapshot holds the SAE's folder
+        string repo = _dir.Directory("hub", "models--jbloom--GPT2-Small-SAEs-Reformatted");
+        Directory.CreateDirectory(Path.Combine(repo, "refs"));
+        File.WriteAllText(Path.Combine(repo, "refs", "main"), "abc123");
+        NativeCheckpointWriter.Write(Path.Combine(repo, "snapshots", "abc123", "blocks.8.hook_resid_pre"), IdentitySae());
+        var env = _env with { Variables = name => name == "HF_HUB_CACHE" ? _dir.File("hub") : _env.Variables(name) };
+        var cfg = RunConfig.Parse("""
+            model: file
+            activations: acts.safetensors
+            checkpoints:
+              - release: gpt2-small-res-jb
+                sae_id: blocks.8.hook_resid_pre
+                id: gpt2-l8
+            evaluators: [core]
+            output: release-out
+            """, "release.yaml", _dir.Path);
+
+        var e = Assert.Throws<ValidationException>(() => new RunPipeline(_env).Validate(new RunRequest(cfg)));
+        Assert.Contains("checkpoints[0].release", Assert.Single(e.Problems)); // HOME is unset in _env: no cache to look in
+
+        var plan = new RunPipeline(env).Validate(new RunRequest(cfg) { BuildReport = false });
+        Assert.Contains(plan.Warnings, w => w.Contains("center_writing_weights"));
+        var outcome = new RunPipeline(env).Execute(plan);
+        Assert.True(outcome.Succeeded);
+        var record = ResultFile.Parse(File.ReadAllText(ResultEnvelope.PathFor(outcome.OutputDirectory, "core", "gpt2-l8")), "core", []);
+        Assert.Equal("gpt2-small-res-jb", record.Checkpoint.Tags["release"]);
+        Assert.Equal("blocks.8.hook_resid_pre", record.Checkpoint.Tags["sae_id"]);
     }
 
     private static Sae IdentitySae()

@@ -35,6 +35,17 @@ public sealed class DatasetTests
     }
 
     [Fact]
+    public void A_jsonl_line_with_a_lone_surrogate_is_refused_naming_the_line()
+    {
+        // Issue 19: reading the string threw InvalidOperationException.
+        using var tmp = new TempDirectory();
+        File.WriteAllLines(tmp.File("c.jsonl"), ["{\"text\": \"fine\"}", "{\"text\": \"bad \\ud800\"}"]);
+        var e = Assert.Throws<InvalidDataException>(() => TextDocuments.Read(new TextSource(tmp.File("c.jsonl"), "text")).ToList());
+        Assert.Contains("line 2", e.Message);
+        Assert.Contains("not valid Unicode", e.Message);
+    }
+
+    [Fact]
     public void Text_jsonl_and_parquet_corpora_read_the_same_documents()
     {
         using var tmp = new TempDirectory();

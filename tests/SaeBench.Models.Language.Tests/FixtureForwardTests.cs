@@ -27,6 +27,23 @@ public sealed class FixtureForwardTests
 
     [Theory]
     [MemberData(nameof(Models))]
+    public void The_managed_GEMM_gives_the_same_logits_as_OpenBLAS(string name)
+    {
+        // Machines without OpenBLAS fall back to the managed GEMM; the runner must not depend on which one runs.
+        var m = LmFixtures.Model(name);
+        using var expected = m.OpenExpected();
+        var backend = Compute.Backends.CpuBackend.Create(new Compute.Backends.CpuBackendOptions(Compute.Backends.GemmChoice.Managed));
+        var model = LanguageModel.Load(m.Directory, new LanguageModelOptions(WeightProcessing.TlDefault, backend));
+        Assert.StartsWith("managed", model.Backend.Gemm.Name);
+        var tokens = expected.Tokens();
+        var (logits, loss) = LogitsAndLoss(model, tokens, model.Forward(tokens));
+        string logitsName = m.TlStored.Contains("logits") ? "tl_default.logits" : "logits";
+        LmFixtures.AssertClose(logits, expected.Floats(logitsName), m.Tolerance, $"{name} managed-GEMM logits");
+        LmFixtures.AssertClose(loss, expected.Floats("loss"), m.Tolerance, $"{name} managed-GEMM loss");
+    }
+
+    [Theory]
+    [MemberData(nameof(Models))]
     public void Every_hook_matches_the_reference_in_one_pass(string name)
     {
         var m = LmFixtures.Model(name);

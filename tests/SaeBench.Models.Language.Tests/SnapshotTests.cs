@@ -125,6 +125,21 @@ public sealed class SnapshotTests
         Assert.Contains("mamba", e.Message);
     }
 
+    [Theory]
+    [InlineData("\"model_type\": \"llama\"", "\"model_type\": \"llama\", \"model_type\": \"gpt2\"", "Duplicate property 'model_type'")]
+    [InlineData("\"model_type\": \"llama\"", "\"model_type\": \"llama\\ud800\"", "not valid Unicode")]
+    public void A_config_with_duplicate_keys_or_a_lone_surrogate_is_refused_naming_the_file(string from, string to, string expected)
+    {
+        // Issue 19: a duplicate key was silently read as its last value; a lone surrogate threw InvalidOperationException.
+        using var tmp = new TempDirectory();
+        string folder = tmp.CopyModel("llama");
+        string path = Path.Combine(folder, "config.json");
+        File.WriteAllText(path, JsonNode.Parse(File.ReadAllText(path))!.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }).Replace(from, to));
+        var e = Assert.Throws<InvalidDataException>(() => LanguageModel.Load(folder));
+        Assert.Contains(path, e.Message);
+        Assert.Contains(expected, e.Message);
+    }
+
     [Fact]
     public void A_mixture_of_experts_config_is_refused_naming_the_field()
     {
@@ -199,6 +214,9 @@ public sealed class SnapshotTests
         Assert.Contains("Did you mean 'blocks.1.hook_resid_post'", e.Message);
         e = Assert.Throws<ArgumentException>(() => gpt2.Hooks.Resolve("blocks.7.hook_resid_post"));
         Assert.Contains("layer 7 does not exist", e.Message);
+        e = Assert.Throws<ArgumentException>(() => gpt2.Hooks.Resolve("blocks.01.hook_resid_post"));
+        Assert.Contains("not a hook name", e.Message);
+        Assert.Contains("Did you mean 'blocks.", e.Message);
         e = Assert.Throws<ArgumentException>(() => gpt2.RunToHook(RandomTransformer.Tokens(300, 1, 4), "blocks.0.attn.hook_q"));
         Assert.Contains("Did you mean 'blocks.0.attn.hook_z'", e.Message);
 

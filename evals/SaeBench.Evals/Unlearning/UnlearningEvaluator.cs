@@ -17,9 +17,22 @@ public sealed record UnlearningOptions : EvaluatorOptions
     /// <summary>Numbers of latents n clamped together.</summary>
     public IReadOnlyList<int> NFeaturesList { get; init; } = [10, 20];
 
-    /// <summary>Clamp strengths k in units of the activation scale s (mean ‖x‖ on the test split): a selected latent
-    /// that fires is set so that its decoder contribution is −k·s along its unit direction.</summary>
-    public IReadOnlyList<double> Multipliers { get; init; } = [0.25, 0.5, 1];
+    /// <summary>Clamp strengths. Classifier models: k in units of the activation scale s (mean ‖x‖ on the test split), a
+    /// selected latent that fires is set so that its decoder contribution is −k·s along its unit direction (default
+    /// <see cref="ClassifierMultipliers"/>). Language models: SAEBench's −m in decoder-norm-folded latent units (default
+    /// <see cref="LanguageModelMultipliers"/>). Absent from <c>eval_config</c> when not given.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<double>? Multipliers { get; init; }
+
+    /// <summary>The default multipliers on classifier models.</summary>
+    public static readonly IReadOnlyList<double> ClassifierMultipliers = [0.25, 0.5, 1];
+
+    /// <summary>The default multipliers on language models (SAEBench's).</summary>
+    public static readonly IReadOnlyList<double> LanguageModelMultipliers = [25, 50, 100, 200];
+
+    /// <summary>Language models: a question counts only if the unmodified model answers it correctly under every
+    /// ordering of its choices (SAEBench's rule; false: in the given order only).</summary>
+    public bool RequireAllPermutations { get; init; } = true;
 
     /// <summary>Training-split examples (the first ones) on which firing frequencies are measured; 0 = all.</summary>
     public int FrequencyExamples { get; init; } = 10_000;
@@ -33,18 +46,48 @@ public sealed record UnlearningOptions : EvaluatorOptions
     /// <summary>A configuration whose retain accuracy is below this counts as forget accuracy 1.</summary>
     public double MinRetainAccuracy { get; init; } = 0.99;
 
+    /// <summary>Language models: the forget corpus (e.g. WMDP's bio forget corpus; .jsonl/.json/.csv, field <see cref="TextField"/>).</summary>
+    public string? ForgetCorpus { get; init; }
+
+    /// <summary>Language models: the retain corpus (e.g. WikiText).</summary>
+    public string? RetainCorpus { get; init; }
+
+    /// <summary>Language models: multiple-choice questions on the forgotten topic (question, choices, answer index; e.g. WMDP-bio).</summary>
+    public string? ForgetQuestions { get; init; }
+
+    /// <summary>Language models: multiple-choice questions that must keep their accuracy (e.g. MMLU subjects).</summary>
+    public IReadOnlyList<string> RetainQuestions { get; init; } = [];
+
+    /// <summary>Language models: the field holding a corpus document's text.</summary>
+    public string TextField { get; init; } = "text";
+
+    /// <summary>Language models: documents sampled from each corpus (and at most that many windows; SAEBench 1024).</summary>
+    public int DatasetSize { get; init; } = 1024;
+
+    /// <summary>Language models: tokens per corpus window (SAEBench 1024; at most the model's context).</summary>
+    public int SeqLen { get; init; } = 1024;
+
+    /// <summary>Language models: <c>plain</c> (default) or <c>gemma-chat</c> (SAEBench's Gemma-2-it template).</summary>
+    public string PromptFormat { get; init; } = "plain";
+
     public override IEnumerable<string> Validate()
     {
         if (RetainThresholds is null || RetainThresholds.Count == 0) yield return "retain_thresholds: give at least one threshold.";
         else if (RetainThresholds.Any(t => !(t > 0 && t <= 1))) yield return $"retain_thresholds: [{string.Join(", ", RetainThresholds)}] must each be in (0, 1].";
         if (NFeaturesList is null || NFeaturesList.Count == 0) yield return "n_features_list: give at least one count.";
         else if (NFeaturesList.Any(n => n < 1)) yield return $"n_features_list: [{string.Join(", ", NFeaturesList)}] must each be ≥ 1.";
-        if (Multipliers is null || Multipliers.Count == 0) yield return "multipliers: give at least one multiplier.";
-        else if (Multipliers.Any(m => !(m >= 0) || !double.IsFinite(m))) yield return $"multipliers: [{string.Join(", ", Multipliers)}] must each be finite and ≥ 0.";
+        if (Multipliers is { Count: 0 }) yield return "multipliers: give at least one multiplier.";
+        else if (Multipliers is not null && (Multipliers.Any(m => !(m >= 0) || !double.IsFinite(m)))) yield return $"multipliers: [{string.Join(", ", Multipliers)}] must each be finite and ≥ 0.";
         if (FrequencyExamples < 0) yield return $"frequency_examples: {FrequencyExamples} must be ≥ 0 (0 = all).";
         if (MaxForgetExamples < 0) yield return $"max_forget_examples: {MaxForgetExamples} must be ≥ 0 (0 = all).";
         if (MaxRetainExamples < 0) yield return $"max_retain_examples: {MaxRetainExamples} must be ≥ 0 (0 = all).";
         if (!(MinRetainAccuracy >= 0 && MinRetainAccuracy <= 1)) yield return $"min_retain_accuracy: {MinRetainAccuracy} must be in [0, 1].";
+        if (DatasetSize < 1) yield return $"dataset_size: {DatasetSize} must be ≥ 1.";
+        if (SeqLen < 2) yield return $"seq_len: {SeqLen} must be ≥ 2.";
+        if (PromptFormat is not ("plain" or "gemma-chat")) yield return $"prompt_format: '{PromptFormat}' is not plain or gemma-chat.";
+        bool anyText = ForgetCorpus is not null || RetainCorpus is not null || ForgetQuestions is not null || RetainQuestions.Count > 0;
+        if (anyText && (ForgetCorpus is null || RetainCorpus is null || ForgetQuestions is null || RetainQuestions.Count == 0))
+            yield return "forget_corpus, retain_corpus, forget_questions, retain_questions: a language model needs all four.";
     }
 }
 
@@ -63,6 +106,13 @@ public sealed class UnlearningEvaluator : Evaluator<UnlearningOptions>
 
     protected override IEvaluationJob Start(EvaluationContext context, UnlearningOptions options)
     {
+        if (context.Model.Capability<ITextModel>() is { } text)
+        {
+            if (options.ForgetCorpus is null)
+                throw new NotApplicableException($"model '{context.Model.Info.Id}' is a language model: give unlearning forget_corpus, retain_corpus, forget_questions and retain_questions (local files)");
+            if (!context.Model.TryGet<ILabelledTextSource>(out var files, out var whyFiles)) throw new NotApplicableException(whyFiles);
+            return new TextUnlearningJob(context, options, text, files);
+        }
         if (!context.Model.TryGet<IDownstreamLoss>(out var forward, out var why)) throw new NotApplicableException(why);
         if (!context.Model.TryGet<ILabelledTasks>(out var tasks, out why)) throw new NotApplicableException(why);
         if (tasks.Tasks.ForgetConcept is not int forget)
@@ -155,7 +205,7 @@ public sealed class UnlearningEvaluator : Evaluator<UnlearningOptions>
                 foreach (int n in _options.NFeaturesList)
                 {
                     var selected = UnlearningMath.SelectLatents(rhoForget, rhoRetain, tau, n);
-                    foreach (double k in _options.Multipliers)
+                    foreach (double k in _options.Multipliers ?? UnlearningOptions.ClassifierMultipliers)
                     {
                         cancellation.ThrowIfCancellationRequested();
                         var clamp = selected.Select(j => decoderNorms[j] > 0 ? (float)(k * scale * inputScale / decoderNorms[j]) : 0f).ToArray();

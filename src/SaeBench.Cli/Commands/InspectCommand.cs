@@ -69,7 +69,7 @@ public static class InspectCommand
         {
             return; // inspecting reports it properly
         }
-        long bytes = layout.IdentityFiles.Sum(f => new FileInfo(f).Length);
+        long bytes = CheckpointHash.BytesToHash(layout);
         if (bytes < AnnounceBytes || digests?.TryGet(layout)?.Scan is not null) return;
         context.Error.WriteLine($"reading {Bytes(bytes)} once for the SHA-256 and the NaN/Inf scan" +
                                 (digests is null ? "" : " (remembered for the next inspect or run of these files)") + "; --quick reads no matrix");

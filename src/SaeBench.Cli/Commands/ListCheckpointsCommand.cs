@@ -10,7 +10,7 @@ public static class ListCheckpointsCommand
 {
     public static Command Create(CliContext context)
     {
-        var config = new Option<string?>("--config") { Description = "A YAML config whose 'checkpoints:' section lists path:/glob: entries." };
+        var config = new Option<string?>("--config") { Description = "A YAML config whose 'checkpoints:' section lists path:, glob: or release: entries (releases are found in the Hugging Face cache)." };
         var dir = new Option<string?>("--dir") { Description = "Scan this directory for checkpoints instead (default: the current directory)." };
         var hash = new Option<bool>("--hash") { Description = "Also show each checkpoint's SHA-256 (reads every weight file not read since it last changed)." };
         var json = new Option<bool>("--json") { Description = "One JSON object: entries (id, path, format, tags[, sha256]) and diagnostics." };
@@ -27,7 +27,7 @@ public static class ListCheckpointsCommand
             var registry = configPath is not null
                 ? CheckpointRegistry.FromFile(context.Harness.Resolve(configPath))
                 : CheckpointRegistry.ScanDirectory(context.Harness.Resolve(dirPath ?? "."));
-            var resolution = registry.Resolve(context.Harness.Digests());
+            var resolution = registry.Resolve(context.Harness.Digests(), context.Harness.Variables);
             bool withHash = parse.GetValue(hash);
             if (parse.GetValue(json))
             {

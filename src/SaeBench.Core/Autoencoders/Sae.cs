@@ -107,7 +107,7 @@ public sealed class Sae
                 if (dSae != dIn) throw new ArgumentException($"W_enc: identity needs d_sae = d_in, got [{dIn}, {dSae}].");
                 break;
         }
-        if (groupSizes is not null && (groupSizes.Sum() != dSae || groupSizes.Any(g => g <= 0)))
+        if (groupSizes is not null && (groupSizes.Any(g => g <= 0) || groupSizes.Sum(g => (long)g) != dSae)) // long: sizes from a file may overflow int
             throw new ArgumentException($"group_sizes: [{string.Join(", ", groupSizes)}] must be positive and sum to d_sae = {dSae}.");
     }
 

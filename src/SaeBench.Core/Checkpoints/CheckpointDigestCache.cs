@@ -73,7 +73,7 @@ public sealed class CheckpointDigestCache(string directory)
             if (entry is null || entry.Schema != Schema || entry.Sha256 is not { Length: 64 } sha) return null;
             return entry.Files is not null && entry.Files.SequenceEqual(now) ? new CheckpointDigest(sha, entry.Scan) : null;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or NotSupportedException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or NotSupportedException or InvalidOperationException)
         {
             return null;
         }
@@ -112,7 +112,10 @@ public sealed class CheckpointDigestCache(string directory)
         }
         Sample(0, (int)Math.Min(SampleBytes, length));
         if (length > SampleBytes) Sample(Math.Max(SampleBytes, length - SampleBytes), (int)Math.Min(SampleBytes, length - SampleBytes));
-        return new FileFingerprint(info.FullName, length, info.LastWriteTimeUtc.Ticks, Convert.ToHexStringLower(hash.GetHashAndReset()));
+        // A symbolic link (Hugging Face cache, DVC, git-annex) is judged by the file it leads to: its length (from the open
+        // stream above) and its modification time, not the link's own.
+        var content = info.LinkTarget is null ? info : info.ResolveLinkTarget(returnFinalTarget: true) ?? info;
+        return new FileFingerprint(info.FullName, length, content.LastWriteTimeUtc.Ticks, Convert.ToHexStringLower(hash.GetHashAndReset()));
     }
 
     private sealed record FileFingerprint(string Path, long Length, long ModifiedTicks, string SampleSha256);

@@ -32,6 +32,13 @@ public static class CheckpointHash
         return (cache?.Update(layout, Complete) ?? Complete(null)).Sha256;
     }
 
-    /// <summary>Bytes <see cref="Compute"/> reads for <paramref name="layout"/>: the sizes of its identity files.</summary>
-    public static long BytesToHash(CheckpointLayout layout) => layout.IdentityFiles.Sum(f => new FileInfo(f).Length);
+    /// <summary>Bytes <see cref="Compute"/> reads for <paramref name="layout"/>: the sizes of its identity files (of what a
+    /// symbolic link leads to, not of the link).</summary>
+    public static long BytesToHash(CheckpointLayout layout) => layout.IdentityFiles.Sum(LengthOf);
+
+    private static long LengthOf(string file)
+    {
+        var info = new FileInfo(file);
+        return (info.LinkTarget is null ? info : info.ResolveLinkTarget(returnFinalTarget: true) as FileInfo ?? info) is { Exists: true } f ? f.Length : 0;
+    }
 }

@@ -1,7 +1,7 @@
 namespace SaeBench.Core.Checkpoints;
 
 /// <summary>Which files make up one checkpoint, found from the files present (no tensor data is read).</summary>
-/// <param name="Format">Format name: <c>saelens</c>, <c>dictionary_learning</c>, <c>sparsify</c> or <c>safetensors</c> (a bare weights file).</param>
+/// <param name="Format">Format name: <c>saelens</c>, <c>dictionary_learning</c>, <c>sparsify</c>, <c>gemma_scope</c> or <c>safetensors</c> (a bare weights file).</param>
 /// <param name="Path">The path the user gave.</param>
 /// <param name="Directory">The checkpoint directory.</param>
 /// <param name="WeightFile">The file holding the weights.</param>

@@ -17,7 +17,7 @@ public static class CheckpointLoader
         }
         throw new CheckpointFormatException(path, null,
             "not a checkpoint: expected cfg.json + sae_weights.safetensors (SAELens), ae.pt (+ config.json) (dictionary_learning), " +
-            "cfg.json + sae.safetensors (sparsify), or a .safetensors weights file");
+            "cfg.json + sae.safetensors (sparsify), params.npz (Gemma Scope), or a .safetensors weights file");
     }
 
     /// <summary>True when <paramref name="path"/> is a checkpoint (used by directory scanning).</summary>

@@ -18,15 +18,26 @@ public sealed class JsonConfig
     public string File { get; }
     public JsonObject Root { get; }
 
+    /// <summary>Largest configuration file read.</summary>
+    public const long MaxBytes = 16L << 20;
+
+    /// <summary>Reads a JSON object through <see cref="StrictJson"/> (duplicate keys, invalid Unicode and deep nesting are
+    /// refused); every problem is a <see cref="CheckpointFormatException"/> naming the file.</summary>
     public static JsonConfig Load(string file)
     {
         if (!System.IO.File.Exists(file)) throw new CheckpointFormatException(file, null, "file does not exist");
-        var info = new FileInfo(file);
-        if (info.Length > 16 << 20) throw new CheckpointFormatException(file, null, $"configuration of {info.Length} bytes is larger than the 16 MB allowed");
+        byte[] bytes;
+        using (var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read))
+        {
+            // The open file's length: a symbolic link's own length says nothing about its target.
+            if (stream.Length > MaxBytes) throw new CheckpointFormatException(file, null, $"configuration of {stream.Length} bytes is larger than the 16 MB allowed");
+            bytes = new byte[stream.Length];
+            stream.ReadExactly(bytes);
+        }
         JsonNode? node;
         try
         {
-            node = JsonNode.Parse(System.IO.File.ReadAllBytes(file), documentOptions: new JsonDocumentOptions { AllowTrailingCommas = true });
+            node = StrictJson.ParseNode(bytes, allowTrailingCommas: true);
         }
         catch (JsonException e)
         {
@@ -49,21 +60,23 @@ public sealed class JsonConfig
     {
         null => null,
         JsonValue v when v.TryGetValue(out string? s) => s,
-        var other => throw Error(key, $"expected a string, found {other.ToJsonString()}"),
+        var other => throw Error(key, $"expected a string, found {Shorten(other.ToJsonString())}"),
     };
 
     public bool? Bool(string key) => Root[key] switch
     {
         null => null,
         JsonValue v when v.TryGetValue(out bool b) => b,
-        var other => throw Error(key, $"expected true or false, found {other.ToJsonString()}"),
+        var other => throw Error(key, $"expected true or false, found {Shorten(other.ToJsonString())}"),
     };
 
     public double? Number(string key) => Root[key] switch
     {
         null => null,
-        JsonValue v when v.GetValueKind() == JsonValueKind.Number => v.GetValue<double>(),
-        var other => throw Error(key, $"expected a number, found {other.ToJsonString()}"),
+        JsonValue v when v.GetValueKind() == JsonValueKind.Number => v.GetValue<double>() is var d && double.IsFinite(d)
+            ? d
+            : throw Error(key, $"expected a finite number, found {Shorten(v.ToJsonString())}"),
+        var other => throw Error(key, $"expected a number, found {Shorten(other.ToJsonString())}"),
     };
 
     public int? Int(string key)
@@ -77,11 +90,14 @@ public sealed class JsonConfig
     public int[]? IntList(string key) => Root[key] switch
     {
         null => null,
-        JsonArray a => a.Select((n, i) => n is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.GetValue<double>() % 1 == 0
-            ? (int)v.GetValue<double>()
+        JsonArray a => a.Select((n, i) => n is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.GetValue<double>() is var d
+                                          && d % 1 == 0 && d >= int.MinValue && d <= int.MaxValue
+            ? (int)d
             : throw Error($"{key}[{i}]", "expected an integer")).ToArray(),
-        var other => throw Error(key, $"expected a list of integers, found {other.ToJsonString()}"),
+        var other => throw Error(key, $"expected a list of integers, found {Shorten(other.ToJsonString())}"),
     };
+
+    private static string Shorten(string s) => s.Length <= 80 ? s : s[..80] + "…";
 
     public CheckpointFormatException Error(string key, string problem) => new(File, _prefix + key, problem);
 }

@@ -43,7 +43,7 @@ public sealed record RunConfig
     public static RunConfig Load(string path)
     {
         if (!File.Exists(path)) throw new ConfigException($"{path}: config file not found.");
-        return Parse(File.ReadAllText(path), path, Path.GetDirectoryName(Path.GetFullPath(path))!);
+        return Parse(YamlJson.ReadFile(path, problem => new ConfigException($"{path}: {problem}.")), path, Path.GetDirectoryName(Path.GetFullPath(path))!);
     }
 
     public static RunConfig Parse(string yaml, string source, string baseDirectory)
@@ -56,7 +56,7 @@ public sealed record RunConfig
 
         foreach (var (keyNode, value) in root.Children)
         {
-            var key = ((YamlScalarNode)keyNode).Value ?? "";
+            var key = (keyNode as YamlScalarNode)?.Value ?? "";
             var at = $"{source}: '{key}' (line {keyNode.Start.Line})";
             config = key switch
             {
@@ -102,7 +102,12 @@ public sealed record RunConfig
                     foreach (var k in json.Select(kv => kv.Key))
                         if (k is not ("id" or "options"))
                             throw new ConfigException($"{at}, line {m.Start.Line}: " + Suggest.UnknownName("evaluator entry key", k, ["id", "options"]));
-                    var id = json["id"]?.GetValue<string>() ?? throw new ConfigException($"{at}, line {m.Start.Line}: evaluator entry needs 'id'.");
+                    var id = json["id"] switch
+                    {
+                        null => throw new ConfigException($"{at}, line {m.Start.Line}: evaluator entry needs 'id'."),
+                        JsonValue v when v.TryGetValue<string>(out var text) && !string.IsNullOrWhiteSpace(text) => text,
+                        var other => throw new ConfigException($"{at}, line {m.Start.Line}: 'id' must be an evaluator id (text), found {YamlJson.Describe(other)}."),
+                    };
                     var options = json["options"] switch
                     {
                         null => [],

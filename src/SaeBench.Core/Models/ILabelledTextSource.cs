@@ -1,3 +1,5 @@
+using System.Text.Json.Nodes;
+
 namespace SaeBench.Core.Models;
 
 /// <summary>
@@ -11,6 +13,10 @@ public interface ILabelledTextSource
     /// column (<c>train</c>/<c>test</c>; null otherwise). Bad files and missing fields are <see cref="BadInputException"/>s
     /// naming the file and the field.</summary>
     LabelledTexts Read(LabelledTextRequest request);
+
+    /// <summary>Every row of a data file as a JSON object (<c>.jsonl</c>, a <c>.json</c> array, <c>.csv</c> with a header,
+    /// or <c>.parquet</c>): for files whose rows are more than a text and a label (multiple-choice questions, corpora).</summary>
+    IReadOnlyList<JsonObject> Records(string path);
 }
 
 /// <param name="Path">The file.</param>

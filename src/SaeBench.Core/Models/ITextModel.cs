@@ -12,6 +12,9 @@ public interface ITextModel
 {
     ITextTokenizer Tokenizer { get; }
 
+    /// <summary>The longest sequence the model takes (its positions).</summary>
+    int MaxSequenceLength { get; }
+
     /// <summary>
     /// The activations at the model's hook of every token of every sequence: rows are the sequences in order, each its
     /// tokens in order (<c>Σ lengths × DModel</c>). Each sequence is at most the model's context long.

@@ -60,5 +60,9 @@ public sealed record RegistryResolution(IReadOnlyList<CheckpointEntry> Entries, 
     public bool HasErrors => Diagnostics.Any(d => d.Severity == RegistrySeverity.Error);
 }
 
-/// <summary>One item of the <c>checkpoints:</c> list: exactly one of <see cref="Path"/> or <see cref="Glob"/>.</summary>
-public sealed record CheckpointSpec(string? Path, string? Glob, string? Id, IReadOnlyDictionary<string, string> Tags, string Field);
+/// <summary>One item of the <c>checkpoints:</c> list: exactly one of <see cref="Path"/>, <see cref="Glob"/> or <see cref="Pretrained"/>.</summary>
+public sealed record CheckpointSpec(string? Path, string? Glob, string? Id, IReadOnlyDictionary<string, string> Tags, string Field,
+    PretrainedSaeRef? Pretrained = null);
+
+/// <summary>An SAE named as SAELens names it: a release (or a Hub repo id) and an id in it, found in the Hugging Face cache.</summary>
+public sealed record PretrainedSaeRef(string Release, string SaeId);

@@ -4,54 +4,100 @@ using System.Text.RegularExpressions;
 namespace SaeBench.Core.Registry;
 
 /// <summary>
-/// File-system globbing: <c>*</c> and <c>?</c> within one path segment, <c>[abc]</c> classes, and <c>**</c> for any
-/// number of directories. Matches files and directories; results are sorted (ordinal) so runs are deterministic.
+/// File-system globbing: <c>*</c> and <c>?</c> within one path segment, <c>[abc]</c> / <c>[!abc]</c> classes, and
+/// <c>**</c> for any number of directories. Matches files and directories; results are sorted (ordinal) so runs are
+/// deterministic. Symbolic links are followed, but <c>**</c> expands each real directory once, so a link loop (or two
+/// links to one directory) neither repeats matches nor runs forever; it descends at most <see cref="MaxDepth"/> levels.
+/// Matching is linear in the name (no backtracking). A pattern that cannot match anything — a segment longer than a file
+/// name can be, an unclosed class — is an <see cref="ArgumentException"/> saying why.
 /// </summary>
 public static class Glob
 {
-    public static IReadOnlyList<string> Match(string pattern, string baseDirectory)
+    /// <summary>Longest pattern accepted.</summary>
+    public const int MaxPatternLength = 4096;
+
+    /// <summary>Longest segment: no file name is longer.</summary>
+    public const int MaxSegmentLength = 255;
+
+    /// <summary>Deepest a <c>**</c> descends below where it starts.</summary>
+    public const int MaxDepth = 64;
+
+    /// <summary>Most directories one pattern may list (<c>/**</c> would list the whole file system).</summary>
+    public const int MaxDirectories = 50_000;
+
+    /// <summary>Most paths one pattern may match (each match is then looked at as a checkpoint).</summary>
+    public const int MaxMatches = 10_000;
+
+    public static IReadOnlyList<string> Match(string pattern, string baseDirectory) => Match(pattern, baseDirectory, MaxDirectories);
+
+    internal static IReadOnlyList<string> Match(string pattern, string baseDirectory, int maxDirectories)
     {
+        if (pattern.Length > MaxPatternLength)
+            throw new ArgumentException($"the pattern has {pattern.Length} characters, more than the {MaxPatternLength} allowed");
+        if (pattern.Contains('\0')) throw new ArgumentException("the pattern holds a NUL character");
+        string original = pattern;
         pattern = pattern.Replace('\\', '/');
         string root;
-        if (System.IO.Path.IsPathRooted(pattern))
+        if (Path.IsPathRooted(pattern))
         {
-            root = System.IO.Path.GetPathRoot(pattern)!;
+            root = Path.GetPathRoot(pattern)!;
             pattern = pattern[root.Length..];
         }
         else root = baseDirectory;
         var segments = pattern.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        var regexes = new Regex?[segments.Length];
+        for (int i = 0; i < segments.Length; i++)
+        {
+            if (segments[i].Length > MaxSegmentLength)
+                throw new ArgumentException($"the segment '{segments[i][..40]}…' has {segments[i].Length} characters; no file name is longer than {MaxSegmentLength}");
+            if (segments[i] != "**" && HasWildcard(segments[i])) regexes[i] = ToRegex(segments[i]);
+        }
         var results = new SortedSet<string>(StringComparer.Ordinal);
-        Walk(root, segments, 0, results);
+        new Walker(original, segments, regexes, results, maxDirectories).Walk(root, 0, 0);
         return results.ToList();
     }
 
     public static bool HasWildcard(string segment) => segment.IndexOfAny(['*', '?', '[']) >= 0;
 
-    private static void Walk(string current, string[] segments, int index, SortedSet<string> results)
+    private sealed class Walker(string pattern, string[] segments, Regex?[] regexes, SortedSet<string> results, int maxDirectories)
     {
-        if (index == segments.Length)
+        // (real directory, segment index) pairs a ** has expanded.
+        private readonly HashSet<(string, int)> _expanded = [];
+        private int _listed;
+
+        private IEnumerable<string> List(string dir, bool directoriesOnly)
         {
-            if (File.Exists(current) || Directory.Exists(current)) results.Add(System.IO.Path.GetFullPath(current));
-            return;
+            if (++_listed > maxDirectories)
+                throw new ArgumentException($"'{pattern}' lists more than {maxDirectories} directories; narrow the pattern (start it below the folder that holds the checkpoints)");
+            return directoriesOnly ? SafeDirectories(dir) : SafeEntries(dir);
         }
-        string segment = segments[index];
-        if (segment == "**")
+
+        public void Walk(string current, int index, int depth)
         {
-            Walk(current, segments, index + 1, results);
-            foreach (var sub in SafeDirectories(current)) Walk(sub, segments, index, results);
-            return;
+            if (index == segments.Length)
+            {
+                if ((File.Exists(current) || Directory.Exists(current)) && results.Add(Path.GetFullPath(current)) && results.Count > MaxMatches)
+                    throw new ArgumentException($"'{pattern}' matches more than {MaxMatches} paths; narrow the pattern (start it below the folder that holds the checkpoints)");
+                return;
+            }
+            string segment = segments[index];
+            if (segment == "**")
+            {
+                if (depth > MaxDepth || RealPath.Of(current) is not { } real || !_expanded.Add((real, index))) return;
+                Walk(current, index + 1, depth);
+                foreach (var sub in List(current, directoriesOnly: true)) Walk(sub, index, depth + 1);
+                return;
+            }
+            if (regexes[index] is not { } regex)
+            {
+                var next = Path.Combine(current, segment);
+                if (index == segments.Length - 1 || Directory.Exists(next)) Walk(next, index + 1, depth);
+                return;
+            }
+            bool last = index == segments.Length - 1;
+            foreach (var entry in List(current, directoriesOnly: !last))
+                if (regex.IsMatch(Path.GetFileName(entry))) Walk(entry, index + 1, depth);
         }
-        if (!HasWildcard(segment))
-        {
-            var next = System.IO.Path.Combine(current, segment);
-            if (index == segments.Length - 1 || Directory.Exists(next)) Walk(next, segments, index + 1, results);
-            return;
-        }
-        var regex = ToRegex(segment);
-        bool last = index == segments.Length - 1;
-        var candidates = last ? SafeEntries(current) : SafeDirectories(current);
-        foreach (var entry in candidates)
-            if (regex.IsMatch(System.IO.Path.GetFileName(entry))) Walk(entry, segments, index + 1, results);
     }
 
     private static IEnumerable<string> SafeDirectories(string dir)
@@ -60,7 +106,7 @@ public static class Glob
         {
             return Directory.Exists(dir) ? Directory.GetDirectories(dir).Order(StringComparer.Ordinal) : [];
         }
-        catch (UnauthorizedAccessException)
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
         {
             return [];
         }
@@ -72,7 +118,7 @@ public static class Glob
         {
             return Directory.Exists(dir) ? Directory.GetFileSystemEntries(dir).Order(StringComparer.Ordinal) : [];
         }
-        catch (UnauthorizedAccessException)
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
         {
             return [];
         }
@@ -92,12 +138,22 @@ public static class Glob
                     int close = segment.IndexOf(']', i + 1);
                     if (close < 0) { sb.Append(@"\["); break; }
                     var body = segment[(i + 1)..close];
-                    sb.Append('[').Append(body.StartsWith('!') ? "^" + Regex.Escape(body[1..]) : Regex.Escape(body)).Append(']');
+                    bool negated = body.StartsWith('!');
+                    if (negated) body = body[1..];
+                    if (body.Length == 0) throw new ArgumentException($"the segment '{segment}' has an empty character class '[{(negated ? "!" : "")}]'");
+                    sb.Append('[').Append(negated ? "^" : "").Append(Regex.Escape(body)).Append(']');
                     i = close;
                     break;
                 default: sb.Append(Regex.Escape(c.ToString())); break;
             }
         }
-        return new Regex(sb.Append('$').ToString(), RegexOptions.CultureInvariant);
+        try
+        {
+            return new Regex(sb.Append('$').ToString(), RegexOptions.CultureInvariant | RegexOptions.NonBacktracking);
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"the segment '{segment}' is not a valid pattern ({e.Message})", e);
+        }
     }
 }

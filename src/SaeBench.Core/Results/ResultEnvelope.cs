@@ -56,14 +56,33 @@ public sealed record ResultEnvelope(
 
     /// <summary>Path of the result file for a job under an output directory.</summary>
     public static string PathFor(string outputDirectory, string evalTypeId, string checkpointId) =>
-        System.IO.Path.Combine(outputDirectory, "eval_results", evalTypeId, SafeFileName(checkpointId) + "_eval_results.json");
+        System.IO.Path.Combine(outputDirectory, "eval_results", SafeFileName(evalTypeId), SafeFileName(checkpointId) + ResultFile.Suffix);
 
-    /// <summary>Checkpoint ids become file names: path separators and control characters are replaced.</summary>
+    /// <summary>Longest file-name part (UTF-8 bytes) an id keeps as it is; file systems allow 255 bytes for the whole name.</summary>
+    public const int MaxFileNameBytes = 200;
+
+    /// <summary>
+    /// Checkpoint ids become file names: path separators and control characters are replaced, and an id longer than
+    /// <see cref="MaxFileNameBytes"/> (UTF-8) keeps its beginning plus <c>~</c> and 16 hex digits of its SHA-256, so it
+    /// still names one file (the full id is inside the file).
+    /// </summary>
     public static string SafeFileName(string id)
     {
         var chars = id.Select(c => c is '/' or '\\' or ':' || char.IsControl(c) ? '_' : c).ToArray();
         var s = new string(chars);
-        return s is "" or "." or ".." ? "_" + s : s;
+        s = s is "" or "." or ".." ? "_" + s : s;
+        if (System.Text.Encoding.UTF8.GetByteCount(s) <= MaxFileNameBytes) return s;
+        var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(id)))[..16];
+        int keep = 0, bytes = 0;
+        while (keep < s.Length)
+        {
+            int step = char.IsHighSurrogate(s[keep]) && keep + 1 < s.Length ? 2 : 1;
+            int size = System.Text.Encoding.UTF8.GetByteCount(s.AsSpan(keep, step));
+            if (bytes + size > MaxFileNameBytes - 17) break;
+            bytes += size;
+            keep += step;
+        }
+        return s[..keep] + "~" + hash;
     }
 
     public JsonObject ToJson()
@@ -141,6 +160,9 @@ public sealed record ResultEnvelope(
         };
     }
 
+    /// <summary>The file's text (indented JSON and a final newline).</summary>
+    public string ToText() => ToJson().ToJsonString(ResultJson.Indented) + "\n";
+
     /// <summary>Writes the file atomically (temp + rename).</summary>
-    public void WriteTo(string path) => AtomicFile.WriteAllText(path, ToJson().ToJsonString(ResultJson.Indented) + "\n");
+    public void WriteTo(string path) => AtomicFile.WriteAllText(path, ToText());
 }

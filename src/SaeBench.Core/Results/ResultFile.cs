@@ -10,6 +10,20 @@ public static class ResultFile
 {
     public const string Suffix = "_eval_results.json";
 
+    /// <summary>Largest result file or manifest read (a result with per-latent details of a very wide SAE is tens of MB).</summary>
+    public const long MaxBytes = 256L << 20;
+
+    /// <summary>The text of a result file or manifest; one over <see cref="MaxBytes"/> is refused (<see cref="FormatException"/>)
+    /// before it is read.</summary>
+    public static string ReadText(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        if (stream.Length > MaxBytes)
+            throw new FormatException($"the file has {stream.Length} bytes, more than the {MaxBytes >> 20} MiB a result file may have");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+
     /// <summary>
     /// The job key and status recorded in an existing result file, or null if the file is missing or unreadable
     /// (an unreadable file is treated as absent and will be rewritten).
@@ -19,11 +33,11 @@ public static class ResultFile
         if (!File.Exists(path)) return null;
         try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
+            using var doc = StrictJson.Parse(ReadText(path));
             var p = doc.RootElement.GetProperty(ResultEnvelope.ProvenanceKey);
             return (p.GetProperty("job_key").GetString() ?? "", p.GetProperty("status").GetString() ?? "");
         }
-        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or IOException or UnauthorizedAccessException or FormatException)
         {
             return null;
         }
@@ -34,7 +48,7 @@ public static class ResultFile
     public static ResultRecord Parse(string json, string sourceFile, List<ResultProblem> problems)
     {
         JsonDocument doc;
-        try { doc = JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = false }); }
+        try { doc = StrictJson.Parse(json); }
         catch (JsonException e) { throw new FormatException("malformed JSON: " + e.Message, e); }
         using (doc)
         {
@@ -95,7 +109,11 @@ public static class ResultFile
                 switch (metric.Value.ValueKind)
                 {
                     case JsonValueKind.Null: value = null; break;
-                    case JsonValueKind.Number: value = metric.Value.GetDouble(); break;
+                    case JsonValueKind.Number when metric.Value.GetDouble() is var number && double.IsFinite(number): value = number; break;
+                    case JsonValueKind.Number:
+                        problems.Add(new ResultProblem(file, $"field 'eval_result_metrics.{category.Name}.{metric.Name}' is {metric.Value.GetRawText()}, " +
+                                                             "not a finite number (an undefined metric is null); left out"));
+                        continue;
                     default:
                         problems.Add(new ResultProblem(file, $"field 'eval_result_metrics.{category.Name}.{metric.Name}' is not a number or null; left out"));
                         continue;

@@ -88,7 +88,7 @@ public sealed record RunManifest(
     public static RunManifest Parse(string json)
     {
         JsonNode? root;
-        try { root = JsonNode.Parse(json); }
+        try { root = StrictJson.ParseNode(System.Text.Encoding.UTF8.GetBytes(json)); }
         catch (JsonException e) { throw new FormatException("malformed JSON: " + e.Message, e); }
         if (root is not JsonObject o) throw new FormatException("expected a JSON object at the top level");
         bool interrupted = o["interrupted"] switch

@@ -44,12 +44,18 @@ public sealed record RunSettings(
     /// <summary>Run checkpoints whose recorded model, hook or processing differ from the model under study (the width must
     /// still fit). Off by default: such a checkpoint's jobs fail, saying what differs.</summary>
     public bool AllowModelMismatch { get; init; }
+
+    /// <summary>How result files and the manifest are written (path, text): atomically by default. A test can make it fail
+    /// as a full or read-only disk would.</summary>
+    public Action<string, string> WriteFile { get; init; } = AtomicFile.WriteAllText;
 }
 
 /// <summary>
 /// Runs the plan (checkpoints × evaluators) for one shard: skips finished jobs, loads each checkpoint once, streams the
 /// evaluation split through the SAE once and shares every batch with all of that checkpoint's jobs, writes one result
-/// file per job atomically, records failures and goes on, and stops cleanly when cancelled.
+/// file per job atomically, records failures and goes on, and stops cleanly when cancelled. A bad checkpoint fails its
+/// own jobs only. When the output cannot be written (denied, read-only, disk full) the run stops at once with an
+/// <see cref="EnvironmentFailureException"/> saying what to do; the results written before it are kept, and a re-run resumes.
 /// </summary>
 public sealed class Runner(RunSettings settings, IRunObserver? observer = null)
 {
@@ -100,6 +106,37 @@ public sealed class Runner(RunSettings settings, IRunObserver? observer = null)
         }
         _observer.OnEvent(new PlanReady(mine.Count, planned.Count, skipped.Count));
 
+        try
+        {
+            RunJobs(work, model, cancellation, done, failed, notApplicable, ref interrupted);
+        }
+        catch (EnvironmentFailureException e)
+        {
+            var partial = new RunManifest(planned, done, skipped, failed, notApplicable, Interrupted: true);
+            try { settings.WriteFile(ManifestPath, partial.ToJsonString()); }
+            catch (Exception ignored) when (ignored is IOException or UnauthorizedAccessException) { }
+            throw new EnvironmentFailureException(
+                $"{e.Message}. The run stopped: the {done.Count + notApplicable.Count} results written before are kept, and running the same command again resumes.", e);
+        }
+
+        var manifest = new RunManifest(planned, done, skipped, failed, notApplicable, interrupted);
+        try
+        {
+            settings.WriteFile(ManifestPath, manifest.ToJsonString());
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new EnvironmentFailureException(
+                $"{EnvironmentFailureException.Writing(ManifestPath, e).Message}. Every job ran and its result file is kept; running the same command again writes the manifest.", e);
+        }
+        return manifest;
+    }
+
+    private string ManifestPath => Path.Combine(settings.OutputDirectory, RunManifest.FileName(settings.Shard.Index, settings.Shard.Count));
+
+    private void RunJobs(List<(RunCheckpoint Checkpoint, string? Sha, string? HashError, List<(PlannedEvaluator Ev, PlannedJob Job)> Pending)> work,
+        IModelUnderStudy model, CancellationToken cancellation, List<PlannedJob> done, List<FailedJob> failed, List<PlannedJob> notApplicable, ref bool interrupted)
+    {
         foreach (var (ck, sha, hashError, pending) in work)
         {
             if (pending.Count == 0) continue;
@@ -138,10 +175,6 @@ public sealed class Runner(RunSettings settings, IRunObserver? observer = null)
                 break;
             }
         }
-
-        var manifest = new RunManifest(planned, done, skipped, failed, notApplicable, interrupted);
-        manifest.WriteTo(Path.Combine(settings.OutputDirectory, RunManifest.FileName(settings.Shard.Index, settings.Shard.Count)));
-        return manifest;
     }
 
     /// <summary>Why a checkpoint does not fit the model (its width never can; model, hook and processing unless allowed), or null.</summary>
@@ -182,7 +215,7 @@ public sealed class Runner(RunSettings settings, IRunObserver? observer = null)
                 Write(ck, sha, loaded, ev, job, EvalResult.Empty, JobStatus.NotApplicable, e.Message, sw.Elapsed.TotalSeconds, model);
                 notApplicable.Add(job);
             }
-            catch (Exception e) when (e is not OperationCanceledException)
+            catch (Exception e) when (e is not (OperationCanceledException or EnvironmentFailureException))
             {
                 Fail(ck, sha, ev, job, e.Message, sw.Elapsed.TotalSeconds, model, failed, loaded);
             }
@@ -233,7 +266,7 @@ public sealed class Runner(RunSettings settings, IRunObserver? observer = null)
                 Write(ck, sha, loaded, a.Ev, a.Job, EvalResult.Empty, JobStatus.NotApplicable, e.Message, a.Seconds + sw.Elapsed.TotalSeconds, model);
                 notApplicable.Add(a.Job);
             }
-            catch (Exception e) when (e is not OperationCanceledException)
+            catch (Exception e) when (e is not (OperationCanceledException or EnvironmentFailureException))
             {
                 Fail(ck, sha, a.Ev, a.Job, e.Message, a.Seconds + sw.Elapsed.TotalSeconds, model, failed, loaded);
             }
@@ -272,7 +305,15 @@ public sealed class Runner(RunSettings settings, IRunObserver? observer = null)
                 new CheckpointProvenance(ck.Id, sha, ck.Path, info?.Format ?? "unknown", ReportedArchitecture(ck, info),
                     info?.DIn ?? 0, info?.DSae ?? 0, ck.Tags),
                 seconds));
-        envelope.WriteTo(ResultEnvelope.PathFor(settings.OutputDirectory, ev.Id, ck.Id));
+        var path = ResultEnvelope.PathFor(settings.OutputDirectory, ev.Id, ck.Id);
+        try
+        {
+            settings.WriteFile(path, envelope.ToText());
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw EnvironmentFailureException.Writing(path, e);
+        }
         _observer.OnEvent(new JobFinished(ck.Id, ev.Id, JobStatuses.Name(status), seconds, error));
     }
 }

@@ -88,7 +88,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
         JsonDocument doc;
         try
         {
-            doc = JsonDocument.Parse(header.AsMemory().TrimEnd((byte)' ').TrimEnd((byte)0));
+            doc = StrictJson.Parse(header.AsMemory().TrimEnd((byte)' ').TrimEnd((byte)0));
         }
         catch (JsonException e)
         {

@@ -45,6 +45,62 @@ public static class LabelledTextFiles
         return new LabelledTexts(texts, labels, splits);
     }
 
+    /// <summary>Every row as a JSON object: JSON lines, a JSON array of objects, CSV (strings) or Parquet (scalars).</summary>
+    public static IReadOnlyList<System.Text.Json.Nodes.JsonObject> Records(string path)
+    {
+        if (!File.Exists(path)) throw new BadInputException($"{path}: data file not found.");
+        var ext = System.IO.Path.GetExtension(path).ToLowerInvariant();
+        var result = new List<System.Text.Json.Nodes.JsonObject>();
+        switch (ext)
+        {
+            case ".jsonl":
+                int number = 0;
+                foreach (var line in File.ReadLines(path))
+                {
+                    number++;
+                    if (string.IsNullOrWhiteSpace(line)) continue;
+                    result.Add(ParseObject(line, $"{path}: line {number}"));
+                }
+                break;
+            case ".json":
+                System.Text.Json.Nodes.JsonNode? root;
+                try { root = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path)); }
+                catch (JsonException e) { throw new BadInputException($"{path}: not valid JSON ({e.Message}).", e); }
+                if (root is not System.Text.Json.Nodes.JsonArray array) throw new BadInputException($"{path}: expected a JSON array of objects.");
+                for (int i = 0; i < array.Count; i++)
+                    result.Add(array[i] as System.Text.Json.Nodes.JsonObject ?? throw new BadInputException($"{path}: item {i} is not an object."));
+                break;
+            case ".csv":
+                using (var reader = new StreamReader(path))
+                {
+                    var header = ReadRecord(reader) ?? throw new BadInputException($"{path}: empty file (a header row is needed).");
+                    int row = 1;
+                    while (ReadRecord(reader) is { } record)
+                    {
+                        row++;
+                        if (record.Count == 1 && record[0].Length == 0) continue;
+                        if (record.Count != header.Count) throw new BadInputException($"{path}: row {row}: {record.Count} fields for {header.Count} columns.");
+                        var o = new System.Text.Json.Nodes.JsonObject();
+                        for (int c = 0; c < header.Count; c++) o[header[c]] = record[c];
+                        result.Add(o);
+                    }
+                }
+                break;
+            default:
+                throw new BadInputException($"{path}: unknown extension '{ext}' (give .jsonl, .json or .csv).");
+        }
+        return result;
+    }
+
+    private static System.Text.Json.Nodes.JsonObject ParseObject(string text, string where)
+    {
+        try
+        {
+            return System.Text.Json.Nodes.JsonNode.Parse(text) as System.Text.Json.Nodes.JsonObject ?? throw new BadInputException($"{where}: expected a JSON object.");
+        }
+        catch (JsonException e) { throw new BadInputException($"{where}: not valid JSON ({e.Message}).", e); }
+    }
+
     private static IEnumerable<(string? Text, string Label, string? Split)> JsonLines(LabelledTextRequest r)
     {
         int number = 0;
@@ -53,7 +109,7 @@ public static class LabelledTextFiles
             number++;
             if (string.IsNullOrWhiteSpace(line)) continue;
             JsonDocument doc;
-            try { doc = JsonDocument.Parse(line); }
+            try { doc = Core.StrictJson.Parse(line); }
             catch (JsonException e) { throw new BadInputException($"{r.Path}: line {number}: not valid JSON ({e.Message}).", e); }
             using (doc)
             {

@@ -66,7 +66,7 @@ public static class TextDocuments
             string? text;
             try
             {
-                using var doc = JsonDocument.Parse(line);
+                using var doc = Core.StrictJson.Parse(line);
                 if (doc.RootElement.ValueKind != JsonValueKind.Object)
                     throw new InvalidDataException($"{path}: line {number}: expected a JSON object, found {doc.RootElement.ValueKind}.");
                 if (!doc.RootElement.TryGetProperty(field, out var value))

@@ -14,7 +14,8 @@ namespace SaeBench.Models.Files;
 /// in <c>labels=CSV</c> or beside it as <c>STEM.labels.csv</c>).</item>
 /// </list>
 /// In safetensors, the activations are the tensor <c>activations</c> (or the only tensor); an optional <c>mask</c>
-/// tensor <c>[N, positions]</c> (BOOL/U8) marks valid positions.
+/// tensor <c>[N, positions]</c> (BOOL/U8) marks valid positions. Files holding NaN or ±Inf are refused naming the first
+/// position, unless <see cref="ModelOptions.AllowNonFinite"/>. Files may be symbolic links.
 /// </summary>
 public sealed class ActivationFileModel : IModelUnderStudy, ILabelledTasks
 {
@@ -87,6 +88,8 @@ public sealed class ActivationFileModel : IModelUnderStudy, ILabelledTasks
             if (sources[0].Shape.DModel != sources[1].Shape.DModel || sources[0].Shape.Positions != sources[1].Shape.Positions)
                 throw new InvalidDataException(
                     $"{test}: field 'shape' {testActs.ShapeText} does not match the train file's {trainActs.ShapeText} in positions and d.");
+            FiniteCheck.Check(trainActs, options);
+            FiniteCheck.Check(testActs, options);
             hasher.AddFile(train).AddFile(test);
             if (texts is not null) hasher.AddFile(trainLabels).AddFile(testLabels);
             return Finish(names, labels);
@@ -112,6 +115,7 @@ public sealed class ActivationFileModel : IModelUnderStudy, ILabelledTasks
                 new MappedActivationSource(Split.Train, acts, 0, n - nTest, labels?[0], mask),
                 new MappedActivationSource(Split.Test, acts, n - nTest, nTest, labels?[1], mask),
             ];
+            FiniteCheck.Check(acts, options);
             hasher.AddFile(path).Add(nTest);
             return Finish(names, labels);
         }
@@ -145,6 +149,14 @@ public sealed class ActivationFileModel : IModelUnderStudy, ILabelledTasks
 
     /// <summary>The activations tensor of a file (and its mask, for safetensors).</summary>
     internal static (TensorLayout Activations, TensorLayout? Mask) ReadTensors(string path)
+    {
+        var (acts, mask) = ReadLayouts(path);
+        if (acts.Shape.Length is not (2 or 3))
+            throw new InvalidDataException($"{acts.Path}: field 'shape' of '{acts.Name}' is {acts.ShapeText}; expected [N, d] or [N, positions, d].");
+        return (acts, mask);
+    }
+
+    private static (TensorLayout Activations, TensorLayout? Mask) ReadLayouts(string path)
     {
         var ext = Path.GetExtension(path).ToLowerInvariant();
         if (ext == ".npy") return (NpyFile.ReadHeader(path), null);

@@ -4,13 +4,19 @@ using System.Text;
 namespace SaeBench.Models.Files;
 
 /// <summary>
-/// Labels for activation files: a CSV with a header row and a <c>label</c> column, one row per example. Labels that
-/// are all non-negative integers are class indices (class names "0", "1", …); otherwise each distinct text is a class,
-/// numbered in ordinal order. An empty cell means "unlabelled" (−1).
+/// Labels for activation files: a CSV with a header row and a <c>label</c> column, one row per example. Each distinct
+/// label is a class: when every label is a non-negative integer the classes are numbered in numeric order (labels
+/// 0…K−1 are their own class indices), otherwise in ordinal order of the text. An empty cell means "unlabelled" (−1).
+/// The class count is therefore at most the row count, whatever the labels' values (a label <c>1000000000</c> is one
+/// class, not a billion). A field longer than <see cref="MaxFieldChars"/> or more rows than examples are refused as soon
+/// as they are read.
 /// </summary>
 internal static class LabelsCsv
 {
     public const string Column = "label";
+
+    /// <summary>Longest field read (a label is a name, not a document).</summary>
+    public const int MaxFieldChars = 64 * 1024;
 
     /// <summary>Reads the raw label texts of a file, checking the column and the row count.</summary>
     public static string[] ReadTexts(string path, long expectedRows)
@@ -29,6 +35,8 @@ internal static class LabelsCsv
             if (index >= record.Count)
                 throw new InvalidDataException($"{path}: row {line} has {record.Count} fields, no '{Column}' field.");
             values.Add(record[index].Trim());
+            if (values.Count > expectedRows)
+                throw new InvalidDataException($"{path}: more label rows than the {expectedRows} examples; field '{Column}' needs one row per example.");
         }
         if (values.Count != expectedRows)
             throw new InvalidDataException($"{path}: {values.Count} label rows for {expectedRows} examples; field '{Column}' needs one row per example.");
@@ -63,6 +71,8 @@ internal static class LabelsCsv
             else if (c == ',') { fields.Add(field.ToString()); field.Clear(); }
             else if (c == '"' && field.ToString().Trim().Length == 0) { field.Clear(); quoted = true; }
             else field.Append((char)c);
+            if (field.Length > MaxFieldChars)
+                throw new InvalidDataException($"{path}: row {line} has a field longer than {MaxFieldChars} characters; is this a labels CSV?");
             c = reader.Read();
         }
     }
@@ -76,9 +86,10 @@ internal static class LabelsCsv
         Func<string, int> map;
         if (numeric)
         {
-            int max = all.Count == 0 ? -1 : all.Max(v => int.Parse(v, CultureInfo.InvariantCulture));
-            names = Enumerable.Range(0, max + 1).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToArray();
-            map = v => int.Parse(v, CultureInfo.InvariantCulture);
+            var values = all.Select(v => int.Parse(v, NumberStyles.None, CultureInfo.InvariantCulture)).Distinct().Order().ToArray();
+            names = values.Select(i => i.ToString(CultureInfo.InvariantCulture)).ToArray();
+            var index = values.Select((v, i) => (v, i)).ToDictionary(t => t.v, t => t.i);
+            map = v => index[int.Parse(v, NumberStyles.None, CultureInfo.InvariantCulture)];
         }
         else
         {

@@ -45,6 +45,8 @@ internal static partial class NpyFile
         {
             throw new InvalidDataException($"{path}: unsupported .npy format version {major}.{prefix[7]}.");
         }
+        if (preamble + (long)headerLength > length)
+            throw new InvalidDataException($"{path}: .npy header declares {headerLength} bytes but the file has only {length}.");
         var header = new byte[headerLength];
         if (stream.ReadAtLeast(header, headerLength, throwOnEndOfStream: false) < headerLength)
             throw new InvalidDataException($"{path}: truncated .npy header (declares {headerLength} bytes).");

@@ -28,12 +28,43 @@ internal static class ElementTypes
     public static bool IsFloat(this ElementType t) => t is ElementType.F32 or ElementType.F16 or ElementType.BF16 or ElementType.F64;
 }
 
-/// <summary>Where one dense, C-ordered, little-endian tensor lies in a file.</summary>
-internal sealed record TensorLayout(string Path, string Name, long DataOffset, ElementType Type, long[] Shape)
+/// <summary>
+/// Where one dense, C-ordered, little-endian tensor lies in a file. The element and byte counts are computed with
+/// overflow checks when the layout is made: a shape whose size overflows 64 bits is refused (<see cref="InvalidDataException"/>)
+/// instead of wrapping to a small number that fits the file.
+/// </summary>
+internal sealed record TensorLayout
 {
-    public long Elements => Shape.Aggregate(1L, (a, b) => a * b);
+    public TensorLayout(string path, string name, long dataOffset, ElementType type, long[] shape)
+    {
+        Path = path;
+        Name = name;
+        DataOffset = dataOffset;
+        Type = type;
+        Shape = shape;
+        if (shape.Any(d => d < 0))
+            throw new InvalidDataException($"{path}: field 'shape' of '{name}' is {ShapeText}; dimensions cannot be negative.");
+        try
+        {
+            Elements = shape.Aggregate(1L, (a, b) => checked(a * b));
+            ByteLength = checked(Elements * type.Size());
+            _ = checked(dataOffset + ByteLength);
+        }
+        catch (OverflowException)
+        {
+            throw new InvalidDataException($"{path}: field 'shape' of '{name}' is {ShapeText}: its size overflows a 64-bit count; the header is corrupt.");
+        }
+    }
 
-    public long ByteLength => Elements * Type.Size();
+    public string Path { get; }
+    public string Name { get; }
+    public long DataOffset { get; }
+    public ElementType Type { get; }
+    public long[] Shape { get; }
+
+    public long Elements { get; }
+
+    public long ByteLength { get; }
 
     public string ShapeText => "[" + string.Join(", ", Shape) + "]";
 
@@ -54,11 +85,19 @@ internal sealed unsafe class MappedFile : IDisposable
     private readonly MemoryMappedViewAccessor _view;
     private byte* _pointer;
 
+    /// <summary>Maps <paramref name="path"/>; a symbolic link (Hugging Face's cache, DVC and git-annex store files that way) is
+    /// followed, and the length is the target's, taken from the open file rather than from the link.</summary>
     public MappedFile(string path)
     {
-        Length = new FileInfo(path).Length;
         Path = path;
-        _map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1);
+        Length = stream.Length;
+        if (Length == 0)
+        {
+            stream.Dispose();
+            throw new InvalidDataException($"{path}: the file is empty.");
+        }
+        _map = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
         _view = _map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
         _view.SafeMemoryMappedViewHandle.AcquirePointer(ref _pointer);
         _pointer += _view.PointerOffset;

@@ -219,7 +219,9 @@ public static class FigureBuilder
     /// <summary>Checkpoints equal in architecture, width, target L0 and every tag but the seed.</summary>
     internal sealed record Config(string Key, string Architecture, string Width, string TargetL0, IReadOnlyList<ResultCheckpoint> Members)
     {
-        public double? WidthValue => double.TryParse(Width, NumberStyles.Float, CultureInfo.InvariantCulture, out var w) ? w : null;
+        /// <summary>The width tag as a number; null when it is not a finite one (a tag "NaN" or "1e999" once reached the figure
+        /// JSON, which cannot hold it).</summary>
+        public double? WidthValue => double.TryParse(Width, NumberStyles.Float, CultureInfo.InvariantCulture, out var w) && double.IsFinite(w) ? w : null;
     }
 
     /// <summary>A configuration at one (x, y): the mean over its seeds, with the standard deviation when there are several.</summary>

@@ -35,6 +35,9 @@ public static class HeadlineMetrics
             Variant: "top-1 latent"),
         new(new("unlearning", "unlearning.unlearning_score"), "unlearning", "Unlearning score"),
         new(new("autointerp", "autointerp.autointerp_score"), "autointerp", "Autointerp score"),
+        // The offline stand-ins report under another name (never SAEBench's autointerp_score): their own panel.
+        new(new("autointerp", "autointerp.offline_judge_score"), "autointerp_offline", "Offline judge score",
+            Variant: "offline stand-in, not an LLM judge", AlternativeTo: "autointerp"),
         // SAEBench's paper panels for SCR and TPP use the top 20 latents; PCA/identity are SAEs to these two (their
         // latents can be ranked and ablated like any other), so their values are reference lines as SAEBench draws them.
         new(new("scr", "scr_metrics.scr_metric_threshold_20"), "scr_top20", "Spurious correlation removal", BaselinesApply: true,

@@ -36,10 +36,10 @@ public static class ResultReader
             ResultRecord result;
             try
             {
-                result = ResultFile.Parse(File.ReadAllText(file), shown, problems);
+                result = ResultFile.Parse(ResultFile.ReadText(file), shown, problems);
             }
             catch (FormatException e) { problems.Add(new ResultProblem(shown, e.Message)); continue; }
-            catch (IOException e) { problems.Add(new ResultProblem(shown, "cannot read: " + e.Message)); continue; }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { problems.Add(new ResultProblem(shown, "cannot read: " + e.Message)); continue; }
             var key = (result.EvalTypeId, result.Checkpoint.Id);
             if (kept.TryGetValue(key, out var other))
             {
@@ -69,9 +69,9 @@ public static class ResultReader
         foreach (var path in paths)
         {
             var shown = Path.GetRelativePath(root, path);
-            try { manifests.Add(RunManifest.Parse(File.ReadAllText(path))); }
+            try { manifests.Add(RunManifest.Parse(ResultFile.ReadText(path))); }
             catch (FormatException e) { problems.Add(new ResultProblem(shown, e.Message)); }
-            catch (IOException e) { problems.Add(new ResultProblem(shown, "cannot read: " + e.Message)); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { problems.Add(new ResultProblem(shown, "cannot read: " + e.Message)); }
         }
         return manifests.Count == 0 ? null : RunManifest.Merge(manifests);
     }

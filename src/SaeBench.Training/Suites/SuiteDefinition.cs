@@ -1,7 +1,6 @@
 using System.Globalization;
 using SaeBench.Training.Baselines;
 using SaeBench.Training.Objectives;
-using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
 namespace SaeBench.Training.Suites;
@@ -115,23 +114,16 @@ public sealed record SuiteDefinition
     public static SuiteDefinition FromFile(string path)
     {
         if (!File.Exists(path)) throw new SuiteFormatException(path, "file", "does not exist");
-        return FromYaml(File.ReadAllText(path), path, Path.GetFileNameWithoutExtension(path));
+        var text = Core.Configuration.YamlJson.ReadFile(path, problem => new SuiteFormatException(path, "file", problem));
+        return FromYaml(text, path, Path.GetFileNameWithoutExtension(path));
     }
 
     private static readonly string[] Keys = ["name", "model", "architectures", "widths", "target_l0", "seeds", "steps", "batch_size", "lr", "overrides", "baselines", "pca_components"];
 
     public static SuiteDefinition FromYaml(string yaml, string source, string defaultName)
     {
-        var stream = new YamlStream();
-        try
-        {
-            stream.Load(new StringReader(yaml));
-        }
-        catch (YamlException e)
-        {
-            throw new SuiteFormatException(source, $"line {e.Start.Line}", $"not valid YAML ({e.Message})");
-        }
-        if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root)
+        var document = Core.Configuration.YamlJson.LoadRoot(yaml, p => new SuiteFormatException(source, $"line {p.Line}", $"not valid YAML ({p.Message})"));
+        if (document is not YamlMappingNode root)
             throw new SuiteFormatException(source, "suite", "must be a mapping with widths: and target_l0:");
         string name = defaultName;
         string? model = null;

@@ -39,5 +39,8 @@ public class SaeValidationTests
         p.K = 5;
         p.GroupSizes = [1, 2];
         Assert.Contains("group_sizes", Assert.Throws<ArgumentException>(() => new Sae("matryoshka_batchtopk", p)).Message);
+        // Sizes from a file whose sum overflows an int once threw OverflowException (found by the fuzz tests).
+        p.GroupSizes = [int.MaxValue, int.MaxValue, 2];
+        Assert.Contains("group_sizes", Assert.Throws<ArgumentException>(() => new Sae("matryoshka_batchtopk", p)).Message);
     }
 }

@@ -138,6 +138,40 @@ public class TorchCheckpointTests
         Assert.Equal(path, e.File);
     }
 
+    [Theory]
+    [InlineData("entry count")]     // the end record counts one entry more than the directory holds: read lazily, it threw from ZipArchive.Entries
+    [InlineData("method")]          // an unknown compression method: NotSupportedException when the entry is opened
+    [InlineData("local header")]    // the entry's local header is damaged
+    public void A_corrupted_zip_directory_is_refused_naming_the_file(string damage)
+    {
+        using var dir = new TempDirectory();
+        var bytes = File.ReadAllBytes(Fixtures.PathOf("dictionary_learning/topk/ae.pt"));
+        int central = FindCentralHeader(bytes, "ae/data.pkl");
+        switch (damage)
+        {
+            case "entry count":
+                int end = bytes.Length - 22;
+                while (BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(end)) != 0x06054b50) end--;
+                foreach (int field in new[] { 8, 10 }) // entries on this disk, entries in all
+                    BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(end + field), (ushort)(BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(end + field)) + 1));
+                break;
+            case "method":
+                BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(central + 10), 99);
+                break;
+            default:
+                int local = (int)BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(central + 42));
+                BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(local), 0xDEADBEEF);
+                break;
+        }
+        File.Copy(Fixtures.PathOf("dictionary_learning/topk/config.json"), dir.File("config.json"));
+        var path = dir.File("ae.pt");
+        File.WriteAllBytes(path, bytes);
+        var e = Assert.Throws<CheckpointFormatException>(() => CheckpointLoader.Load(dir.Path));
+        Assert.Equal(path, e.File);
+        Assert.Contains(damage == "entry count" ? "the zip is corrupt (Number of entries" : "cannot be read", e.Message);
+        Assert.Throws<CheckpointFormatException>(() => CheckpointLoader.Inspect(dir.Path));
+    }
+
     [Fact]
     public void A_file_that_is_not_a_zip_is_refused()
     {

@@ -52,7 +52,7 @@ public class AutointerpEvaluatorTests
         var options = evaluator.ParseOptions(new JsonObject { ["n_latents"] = 10 });
         var r = SingleJob.Run(evaluator, options, Context(model, sae));
 
-        Assert.Equal("offline-label-cover", (string)options.ToJson()["judge"]!);
+        Assert.Equal("offline", (string)options.ToJson()["judge"]!);
         Assert.Equal("offline-label-cover", (string)r.Unstructured!["judge"]!);
         Assert.Equal("offline-label-cover", (string)r.Unstructured!["explainer"]!);
         Assert.Equal(5, r.Details.Count); // all 5 latents are alive; n_latents caps at what there is
@@ -73,9 +73,11 @@ public class AutointerpEvaluatorTests
         // The metrics are the mean and sample standard deviation of the per-latent scores.
         var scores = new[] { 1.0, 1, 1, 1, mixedScore };
         double mean = scores.Average();
-        Assert.Equal(mean, r.Get("autointerp.autointerp_score")!.Value, 12);
+        // Named so that no one reads them as an LLM judge's score (SAEBench's autointerp_score is absent).
+        Assert.Equal(mean, r.Get("autointerp.offline_judge_score")!.Value, 12);
         double sd = Math.Sqrt(scores.Sum(s => (s - mean) * (s - mean)) / (scores.Length - 1));
-        Assert.Equal(sd, r.Get("autointerp.autointerp_std_dev")!.Value, 12);
+        Assert.Equal(sd, r.Get("autointerp.offline_judge_std_dev")!.Value, 12);
+        Assert.Null(r.Get("autointerp.autointerp_score"));
     }
 
     [Fact]
@@ -140,6 +142,8 @@ public class AutointerpEvaluatorTests
         Assert.All(r.Details, d => Assert.Equal("class zero", (string)d["explanation"]!));
         Assert.All(r.Details, d => Assert.Equal([0, 1], d["predicted_active"]!.AsArray().Select(p => (int)p!)));
         Assert.NotNull(r.Get("autointerp.autointerp_score"));
+        Assert.Null(r.Get("autointerp.offline_judge_score"));
+        SaeBenchSchemas.AssertValid("autointerp", Schemas.ResultFiles.Of(evaluator, options, r, Context(model, sae)));
         Assert.Equal("***", (string)options.ToJson()["api_key"]!);
         Assert.DoesNotContain("sk-secret", options.ToJson().ToJsonString());
     }

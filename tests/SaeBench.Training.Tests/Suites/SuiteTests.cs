@@ -193,4 +193,19 @@ public sealed class SuiteTests : IDisposable
         Assert.Contains("bad.yaml", e.Message);
         Assert.Contains("baselines", e.Message);
     }
+
+    [Theory]
+    [InlineData(30_000, "nested deeper than")]
+    [InlineData(0, "inside the node it names")]
+    public void Hostile_suite_yaml_is_refused_naming_the_file_and_line(int depth, string expected)
+    {
+        // Nesting 30,000 deep once overflowed the stack (YamlDotNet builds nodes recursively); an alias cycle recursed forever.
+        var yaml = depth > 0
+            ? "widths: " + new string('[', depth) + new string(']', depth) + "\ntarget_l0: [4]"
+            : "widths: [64]\ntarget_l0: [4]\noverrides: &o\n  all: *o";
+        var e = Assert.Throws<SuiteFormatException>(() => SuiteDefinition.FromYaml(yaml, "hostile.yaml", "x"));
+        Assert.Equal("hostile.yaml", e.File);
+        Assert.StartsWith("line ", e.Field);
+        Assert.Contains(expected, e.Message);
+    }
 }

@@ -16,7 +16,7 @@ public interface ICheckpointFormat
 public static class CheckpointFormats
 {
     public static IReadOnlyList<ICheckpointFormat> Default { get; } =
-        [new SaeLensFormat(), new DictionaryLearningFormat(), new SparsifyFormat(), new BareSafetensorsFormat()];
+        [new SaeLensFormat(), new DictionaryLearningFormat(), new SparsifyFormat(), new GemmaScopeFormat(), new BareSafetensorsFormat()];
 
     internal static float ReadScalar(ITensorSource source, string name)
     {

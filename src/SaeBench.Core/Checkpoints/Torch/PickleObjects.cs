@@ -6,35 +6,62 @@ internal sealed record PickleGlobal(string Module, string Name)
     public string FullName => Module + "." + Name;
 }
 
-/// <summary>A dict built by the pickle (insertion order kept, as OrderedDict and Python dicts do).</summary>
+/// <summary>
+/// A dict built by the pickle (insertion order kept, as OrderedDict and Python dicts do). Keys are plain values (strings,
+/// integers, floats, booleans, None: <see cref="IsKey"/>), so setting an item is a hash lookup, never a comparison of
+/// nested objects.
+/// </summary>
 internal sealed class PickleDict
 {
     private readonly List<KeyValuePair<object?, object?>> _items = [];
+    private Dictionary<object, int>? _index;
+    private int _noneIndex = -1;
 
     public IReadOnlyList<KeyValuePair<object?, object?>> Items => _items;
 
     /// <summary>BUILD state (e.g. a state dict's <c>_metadata</c>), kept but unused.</summary>
     public object? State { get; set; }
 
+    /// <summary>Whether <paramref name="key"/> may key a dict here.</summary>
+    public static bool IsKey(object? key) => key is null or string or long or double or bool;
+
+    /// <summary>Sets an item; the caller has checked <see cref="IsKey"/>. Small dicts are searched, larger ones indexed.</summary>
     public void Set(object? key, object? value)
     {
-        for (int i = 0; i < _items.Count; i++)
+        int at = Find(key);
+        if (at >= 0)
         {
-            if (Equals(_items[i].Key, key))
-            {
-                _items[i] = new(key, value);
-                return;
-            }
+            _items[at] = new(key, value);
+            return;
         }
         _items.Add(new(key, value));
+        if (key is null) _noneIndex = _items.Count - 1;
+        else if (_index is not null) _index[key] = _items.Count - 1;
+        else if (_items.Count > SmallSize)
+        {
+            _index = [];
+            for (int i = 0; i < _items.Count; i++)
+                if (_items[i].Key is { } k) _index[k] = i;
+        }
+    }
+
+    private const int SmallSize = 8;
+
+    private int Find(object? key)
+    {
+        if (key is null) return _noneIndex;
+        if (_index is not null) return _index.GetValueOrDefault(key, -1);
+        for (int i = 0; i < _items.Count; i++)
+            if (key.Equals(_items[i].Key)) return i;
+        return -1;
     }
 }
 
-/// <summary>A tuple built by the pickle.</summary>
-internal sealed record PickleTuple(object?[] Items)
+/// <summary>A tuple built by the pickle. Compared by reference: nothing here needs tuples to be equal by value, and comparing
+/// nested tuples by value would recurse as deep as the pickle nests them.</summary>
+internal sealed class PickleTuple(object?[] items)
 {
-    public bool Equals(PickleTuple? other) => other is not null && Items.SequenceEqual(other.Items);
-    public override int GetHashCode() => Items.Length;
+    public object?[] Items { get; } = items;
 }
 
 /// <summary>A torch storage named by a persistent id: <c>('storage', torch.FloatStorage, key, location, numel)</c>.</summary>

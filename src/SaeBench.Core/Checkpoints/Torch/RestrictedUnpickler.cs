@@ -20,39 +20,108 @@ public static class RestrictedUnpickler
         new[] { OrderedDict, RebuildTensor, RebuildParameter }.Concat(TorchStorageTypes.Names.Select(n => "torch." + n)),
         StringComparer.Ordinal);
 
-    private const int MaxStack = 1_000_000;
-    private const int MaxMemo = 1_000_000;
+    /// <summary>Most objects on the pickle's stack (and open MARKs) at once.</summary>
+    public const int MaxStack = 1_000_000;
+
+    /// <summary>Most memo entries.</summary>
+    public const int MaxMemo = 1_000_000;
+
+    /// <summary>Most containers made and items put into them, in all (a state dict of a thousand tensors needs tens of
+    /// thousands); with <see cref="MaxStack"/> this bounds the memory a pickle can take to about 150 MB.</summary>
+    public const int MaxItems = 1_000_000;
+
+    /// <summary>Deepest nesting of dicts, lists and tuples in the loaded object (a state dict needs four or five levels).</summary>
+    public const int MaxDepth = 100;
 
     /// <summary>
     /// Runs the pickle and returns its top-level object: a dict of names to <see cref="TorchTensorRef"/>s (plus any
     /// plain numbers, strings and nested dicts). Refusals are <see cref="CheckpointFormatException"/>s naming
-    /// <paramref name="file"/> and <paramref name="entry"/>.
+    /// <paramref name="file"/> and <paramref name="entry"/>. The object is checked before anything walks it: nested no
+    /// deeper than <see cref="MaxDepth"/> and free of cycles; objects the memo shares stay shared (never copied per path).
     /// </summary>
     public static IReadOnlyDictionary<string, object?> LoadStateDict(ReadOnlySpan<byte> pickle, string file, string entry)
     {
         var top = new Machine(file, entry).Run(pickle);
+        CheckShape(top, file, entry);
         if (top is not PickleDict dict)
             throw new CheckpointFormatException(file, entry, $"the pickle holds a {Describe(top)}, not a state dict (a dict of tensors)");
+        var converted = new Dictionary<PickleDict, IReadOnlyDictionary<string, object?>>(ReferenceEqualityComparer.Instance);
         var result = new Dictionary<string, object?>(StringComparer.Ordinal);
         foreach (var (key, value) in dict.Items)
         {
             if (key is not string name)
                 throw new CheckpointFormatException(file, entry, $"state dict key {Describe(key)} is not a string");
-            result[name] = value is PickleDict nested ? Flatten(nested) : value;
+            result[name] = value is PickleDict nested ? Plain(nested, converted) : value;
         }
         return result;
     }
 
-    private static object Flatten(PickleDict d) =>
-        d.Items.ToDictionary(kv => kv.Key?.ToString() ?? "None", kv => kv.Value is PickleDict n ? Flatten(n) : kv.Value);
+    /// <summary>A nested dict as a plain dictionary; each distinct dict is converted once (recursion is bounded by <see cref="CheckShape"/>).</summary>
+    private static IReadOnlyDictionary<string, object?> Plain(PickleDict d, Dictionary<PickleDict, IReadOnlyDictionary<string, object?>> converted)
+    {
+        if (converted.TryGetValue(d, out var done)) return done;
+        var result = new Dictionary<string, object?>(StringComparer.Ordinal);
+        converted[d] = result;
+        foreach (var (key, value) in d.Items) result[key is null ? "None" : System.Convert.ToString(key, System.Globalization.CultureInfo.InvariantCulture)!] = value is PickleDict n ? Plain(n, converted) : value;
+        return result;
+    }
+
+    /// <summary>
+    /// Walks the object graph without recursion: refuses a container that contains itself (directly or through others)
+    /// and nesting deeper than <see cref="MaxDepth"/>. Each distinct object is visited once, so shared objects cost nothing.
+    /// </summary>
+    private static void CheckShape(object? top, string file, string entry)
+    {
+        var state = new Dictionary<object, bool>(ReferenceEqualityComparer.Instance); // true: on the current path; false: finished
+        var path = new Stack<(object Node, IEnumerator<object?> Children)>();
+        void Enter(object node)
+        {
+            if (path.Count >= MaxDepth)
+                throw new CheckpointFormatException(file, entry, $"the pickle's objects are nested deeper than {MaxDepth} levels; a state dict never is");
+            state[node] = true;
+            path.Push((node, Children(node).GetEnumerator()));
+        }
+        if (!IsContainer(top)) return;
+        Enter(top!);
+        while (path.Count > 0)
+        {
+            var (node, children) = path.Peek();
+            if (!children.MoveNext())
+            {
+                state[node] = false;
+                path.Pop();
+                continue;
+            }
+            var child = children.Current;
+            if (!IsContainer(child)) continue;
+            if (state.TryGetValue(child!, out bool open))
+            {
+                if (open)
+                    throw new CheckpointFormatException(file, entry, $"the pickle's {Describe(child)} contains itself (a cycle); a state dict never does");
+                continue;
+            }
+            Enter(child!);
+        }
+    }
+
+    private static bool IsContainer(object? o) => o is PickleDict or PickleTuple or List<object?>;
+
+    private static IEnumerable<object?> Children(object node) => node switch
+    {
+        PickleDict d => d.Items.Select(kv => kv.Value),
+        PickleTuple t => t.Items,
+        List<object?> l => l,
+        _ => [],
+    };
 
     internal static string Describe(object? o) => o switch
     {
         null => "None",
-        string s => $"string '{s}'",
+        string s => $"string '{(s.Length <= 80 ? s : s[..80] + "…")}'",
         PickleGlobal g => $"global '{g.FullName}'",
         PickleTuple t => $"tuple of {t.Items.Length}",
         PickleDict => "dict",
+        List<object?> l => $"list of {l.Count}",
         _ => o.GetType().Name,
     };
 
@@ -62,6 +131,7 @@ public static class RestrictedUnpickler
         private readonly Stack<int> _marks = new();
         private readonly Dictionary<long, object?> _memo = [];
         private int _pos;
+        private long _items;
 
         private CheckpointFormatException Error(string problem) => new(file, entry, $"{problem} (at byte {_pos} of the pickle)");
 
@@ -99,12 +169,15 @@ public static class RestrictedUnpickler
                     case 0x94: Memo(_memo.Count); break; // MEMOIZE
                     case (byte)'h': Push(Recall(Take(data, 1)[0])); break; // BINGET
                     case (byte)'j': Push(Recall(BinaryPrimitives.ReadUInt32LittleEndian(Take(data, 4)))); break; // LONG_BINGET
-                    case (byte)'(': _marks.Push(_stack.Count); break; // MARK
-                    case (byte)')': Push(new PickleTuple([])); break; // EMPTY_TUPLE
-                    case (byte)'t': Push(new PickleTuple(PopMark())); break; // TUPLE
-                    case 0x85: Push(new PickleTuple([Pop()])); break; // TUPLE1
-                    case 0x86: { var b = Pop(); var a = Pop(); Push(new PickleTuple([a, b])); break; } // TUPLE2
-                    case 0x87: { var c = Pop(); var b = Pop(); var a = Pop(); Push(new PickleTuple([a, b, c])); break; } // TUPLE3
+                    case (byte)'(': // MARK
+                        if (_marks.Count >= MaxStack) throw Error("the pickle opens too many MARKs");
+                        _marks.Push(_stack.Count);
+                        break;
+                    case (byte)')': Count(1); Push(new PickleTuple([])); break; // EMPTY_TUPLE
+                    case (byte)'t': Push(new PickleTuple(Count(PopMark()))); break; // TUPLE
+                    case 0x85: Count(1); Push(new PickleTuple([Pop()])); break; // TUPLE1
+                    case 0x86: { Count(2); var b = Pop(); var a = Pop(); Push(new PickleTuple([a, b])); break; } // TUPLE2
+                    case 0x87: { Count(3); var c = Pop(); var b = Pop(); var a = Pop(); Push(new PickleTuple([a, b, c])); break; } // TUPLE3
                     case (byte)'X': Push(Utf8(Take(data, Length(BinaryPrimitives.ReadUInt32LittleEndian(Take(data, 4)), data)))); break; // BINUNICODE
                     case 0x8c: Push(Utf8(Take(data, Take(data, 1)[0]))); break; // SHORT_BINUNICODE
                     case 0x8d: Push(Utf8(Take(data, Length(BinaryPrimitives.ReadUInt64LittleEndian(Take(data, 8)), data)))); break; // BINUNICODE8
@@ -120,13 +193,14 @@ public static class RestrictedUnpickler
                     case 0x88: Push(true); break; // NEWTRUE
                     case 0x89: Push(false); break; // NEWFALSE
                     case (byte)'N': Push(null); break; // NONE
-                    case (byte)'}': Push(new PickleDict()); break; // EMPTY_DICT
-                    case (byte)']': Push(new List<object?>()); break; // EMPTY_LIST
+                    case (byte)'}': Count(1); Push(new PickleDict()); break; // EMPTY_DICT
+                    case (byte)']': Count(1); Push(new List<object?>()); break; // EMPTY_LIST
                     case (byte)'s': // SETITEM
                     {
                         var value = Pop();
                         var key = Pop();
-                        Dict(Peek()).Set(key, value);
+                        Dict(Peek()).Set(Key(key), value);
+                        Count(1);
                         break;
                     }
                     case (byte)'u': // SETITEMS
@@ -134,19 +208,21 @@ public static class RestrictedUnpickler
                         var items = PopMark();
                         if (items.Length % 2 != 0) throw Error("SETITEMS with an odd number of items");
                         var d = Dict(Peek());
-                        for (int i = 0; i < items.Length; i += 2) d.Set(items[i], items[i + 1]);
+                        Count(items.Length / 2);
+                        for (int i = 0; i < items.Length; i += 2) d.Set(Key(items[i]), items[i + 1]);
                         break;
                     }
                     case (byte)'a': // APPEND
                     {
                         var value = Pop();
                         List(Peek()).Add(value);
+                        Count(1);
                         break;
                     }
                     case (byte)'e': // APPENDS
                     {
                         var items = PopMark();
-                        List(Peek()).AddRange(items);
+                        List(Peek()).AddRange(Count(items));
                         break;
                     }
                     case (byte)'0': Pop(); break; // POP
@@ -249,6 +325,22 @@ public static class RestrictedUnpickler
 
         private long[] AsLongs(object? o, string what) =>
             o is PickleTuple t ? t.Items.Select(i => AsLong(i, what)).ToArray() : throw Error($"{what} is a {Describe(o)}, not a tuple");
+
+        /// <summary>Counts items put into containers against <see cref="MaxItems"/>.</summary>
+        private void Count(long n)
+        {
+            _items += n;
+            if (_items > MaxItems) throw Error($"the pickle builds more than {MaxItems} containers and items; a state dict needs far fewer");
+        }
+
+        private object?[] Count(object?[] items)
+        {
+            Count(items.Length);
+            return items;
+        }
+
+        private object? Key(object? key) =>
+            PickleDict.IsKey(key) ? key : throw Error($"a dict key is a {Describe(key)}; state dict keys are strings (or plain numbers)");
 
         private PickleDict Dict(object? o) => o as PickleDict ?? throw Error($"SETITEM on a {Describe(o)}");
 

@@ -57,12 +57,21 @@ public sealed class TorchZipCheckpoint : ITensorSource, IDisposable
         {
             return Read(path, zip, stream.Length, limits);
         }
+        catch (Exception e) when (Corrupt(e))
+        {
+            zip.Dispose();
+            throw new CheckpointFormatException(path, null, $"the zip is corrupt ({e.Message})", e);
+        }
         catch
         {
             zip.Dispose();
             throw;
         }
     }
+
+    /// <summary>What <see cref="ZipArchive"/> throws for a damaged archive (its central directory is read lazily, on first
+    /// access to <see cref="ZipArchive.Entries"/>, and each entry's header when it is opened).</summary>
+    private static bool Corrupt(Exception e) => e is InvalidDataException or NotSupportedException or IOException;
 
     private static TorchZipCheckpoint Read(string path, ZipArchive zip, long fileLength, TorchZipLimits limits)
     {
@@ -144,9 +153,9 @@ public sealed class TorchZipCheckpoint : ITensorSource, IDisposable
             if (read != buffer.Length || s.ReadByte() != -1)
                 throw new CheckpointFormatException(path, $"zip entry '{entry.FullName}'", $"holds a different number of bytes than the {declared} its header declares");
         }
-        catch (InvalidDataException e)
+        catch (Exception e) when (Corrupt(e))
         {
-            throw new CheckpointFormatException(path, $"zip entry '{entry.FullName}'", $"cannot be read ({e.Message})");
+            throw new CheckpointFormatException(path, $"zip entry '{entry.FullName}'", $"cannot be read ({e.Message})", e);
         }
         return buffer;
     }
