@@ -57,7 +57,7 @@ public static class BuiltInSuites
     public static IReadOnlyList<int> PaperMdlWidths { get; } = [64, 128, 256, 512, 1024, 2048, 4096];
 
     /// <summary>
-    /// <c>paper</c>: what <c>saebench paper</c> needs to test the three papers' headline claims (docs/PAPER.md), as parts
+    /// <c>paper</c>: what <c>saebench paper</c> needs to test the three papers' headline claims (README: `saebench paper`), as parts
     /// rather than one full grid: (a) Matryoshka vs BatchTopK at widths 256/1024/4096, 3 seeds, with TopK, ReLU and JumpReLU
     /// at one seed for context; (b) TopK, Feature Choice and Mutual Choice at width 1024, 3 seeds, and the two choice SAEs
     /// again without <c>aux_zipf_loss</c> (variant <c>no_aux_zipf</c>); (c) TopK at every width of
