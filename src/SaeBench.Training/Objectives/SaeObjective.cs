@@ -74,7 +74,9 @@ public abstract class SaeObjective
 
     /// <summary>
     /// The densest code (non-zeros / (batch × width)) for which <see cref="CodePath.Auto"/> goes sparse. Measured on
-    /// 2 cores (benchmarks/README.md): at d_in 128 the sparse backward wins below ~1/8 density, at d_in 768 below ~1/10.
+    /// 2 cores (benchmarks/README.md, TopK at d_in 128, width 1024, batch 256): sparse ≈ dense at 1/32 (both bound by
+    /// the rest of the step), 1.5–1.9× faster at 1/16, and still level or ahead at 1/8 and 1/4 at that small shape. Kept
+    /// at 1/16 because larger shapes run the dense GEMMs nearer peak, which moves the break-even towards sparser codes.
     /// </summary>
     public const double SparseMaxDensity = 1.0 / 16;
 
