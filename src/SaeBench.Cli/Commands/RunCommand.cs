@@ -13,7 +13,7 @@ public static class RunCommand
     public static Command Create(CliContext context)
     {
         var config = new Option<string?>("--config") { Description = "Run configuration (YAML). Without it: the embedded default (Fashion-MNIST MLP, quick suite, every evaluator)." };
-        var model = new Option<string?>("--model") { Description = "Override the model: fashion-mnist-mlp, synthetic, or file:PATH[,labels=CSV]." };
+        var model = new Option<string?>("--model") { Description = "Override the model: fashion-mnist-mlp, synthetic, file:PATH[,labels=CSV], or hf:PATH[,hook=…][,processing=…][,context=N] (a local Hugging Face snapshot)." };
         var checkpoint = new Option<string[]>("--checkpoint")
         {
             Description = "Evaluate this checkpoint (a directory or file in any supported format); repeat for more. Replaces the config's " +

@@ -19,7 +19,7 @@ public static class TrainCommand
             Description = "Built-in suite (quick, default, paper) or a suite YAML file (model, architectures, widths, target_l0, seeds, steps, batch_size, lr, overrides).",
             DefaultValueFactory = _ => "quick",
         };
-        var model = new Option<string?>("--model") { Description = "Model spec (fashion-mnist-mlp, synthetic, file:PATH); default: the suite's, else fashion-mnist-mlp." };
+        var model = new Option<string?>("--model") { Description = "Model spec (fashion-mnist-mlp, synthetic, file:PATH, hf:PATH[,hook=…]); default: the suite's, else fashion-mnist-mlp." };
         var hook = ModelsCommand.HookOption();
         var output = new Option<string?>("--out") { Description = "Suite directory; default: .saebench-cache/suites/<suite>-<model hash>/ at the repository root." };
         var force = new Option<bool>("--force") { Description = "Retrain every member even when a matching checkpoint exists." };
