@@ -5,6 +5,8 @@ using SaeBench.Evals.Autointerp;
 using SaeBench.Evals.CoreEval;
 using SaeBench.Evals.GroundTruth;
 using SaeBench.Evals.Mdl;
+using SaeBench.Evals.MetaStructure;
+using SaeBench.Evals.ScrTpp;
 using SaeBench.Evals.SparseProbing;
 using SaeBench.Evals.Unlearning;
 
@@ -23,6 +25,9 @@ public static class EvaluatorRegistry
         new AutointerpEvaluator(),
         new MdlEvaluator(),
         new GroundTruthEvaluator(),
+        new ScrEvaluator(),
+        new TppEvaluator(),
+        new MetaStructureEvaluator(),
     ];
 
     /// <summary>The evaluator with this id, or a <see cref="ConfigException"/> listing the valid ids.</summary>

@@ -62,7 +62,7 @@ public sealed class FirstLetterAbsorptionEvaluator : Evaluator<FirstLetterAbsorp
 
     public override EvaluatorInfo Info { get; } = new("absorption_first_letter", "Feature absorption (first letters)",
         "SAEBench's first-letter task on a language model: how often the latents of a letter stay silent on a word that starts with it because another latent absorbed its direction.",
-        Version: "1");
+        Version: "2");
 
     protected override IEvaluationJob Start(EvaluationContext context, FirstLetterAbsorptionOptions options)
     {
@@ -164,6 +164,20 @@ public sealed class FirstLetterAbsorptionEvaluator : Evaluator<FirstLetterAbsorp
             }
 
             var summary = AbsorptionMath.Summarise(qualifying, options.MinFeatsForEval);
+            if (summary.Status is not null)
+            {
+                // SAEBench's schema requires numbers, so a result with too few letters would be null metrics that no
+                // reader can use: the evaluation does not apply to this model and hook, and the reason says why.
+                var best = letters.OfType<JsonObject>().Where(l => l["probe_f1"] is not null)
+                    .MaxBy(l => (double)l["probe_f1"]!);
+                string bestProbe = best is null ? "no letter could be probed"
+                    : $"the best ground-truth probe reaches test F1 {(double)best["probe_f1"]!:0.000} (letter {best["letter"]})";
+                aTrain.Dispose();
+                aTest.Dispose();
+                throw new NotApplicableException(
+                    $"{summary.Parents} of 26 letters qualify, fewer than min_feats_for_eval {options.MinFeatsForEval}: {bestProbe}, " +
+                    $"min_gt_probe_f1 is {options.MinGtProbeF1} — the activations at this hook do not carry first letters well enough to measure absorption");
+            }
             var metrics = new List<MetricValue>
             {
                 MetricValue.Of(AbsorptionMetrics.MeanAbsorptionFractionScore, summary.MeanAbsorptionFractionScore),
@@ -183,7 +197,6 @@ public sealed class FirstLetterAbsorptionEvaluator : Evaluator<FirstLetterAbsorp
                 ["letters"] = letters,
                 ["decoder_directions"] = "unit-norm: codes multiplied by their decoder norms (the folded SAE's codes)",
             };
-            if (summary.Status is not null) unstructured["status"] = summary.Status.Replace("parents", "letters").Replace("min_parents", "min_feats_for_eval");
             aTrain.Dispose();
             aTest.Dispose();
             return new EvalResult(metrics, details, unstructured);

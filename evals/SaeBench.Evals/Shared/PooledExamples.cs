@@ -13,8 +13,13 @@ public sealed class PooledExamples
 {
     private readonly int[] _examples;
 
-    internal PooledExamples(int[] examples, HostMatrix? latents, HostMatrix? activations)
+    /// <param name="examples">Example ids, ascending and distinct, one per row of the matrices.</param>
+    public PooledExamples(int[] examples, HostMatrix? latents, HostMatrix? activations)
     {
+        for (int i = 1; i < examples.Length; i++)
+            if (examples[i] <= examples[i - 1]) throw new ArgumentException("Example ids must be ascending and distinct.", nameof(examples));
+        if (latents is not null && latents.Rows != examples.Length || activations is not null && activations.Rows != examples.Length)
+            throw new ArgumentException($"{examples.Length} examples but {latents?.Rows} latent rows and {activations?.Rows} activation rows.");
         _examples = examples;
         Latents = latents;
         Activations = activations;

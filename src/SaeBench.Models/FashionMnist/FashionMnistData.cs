@@ -116,3 +116,45 @@ public sealed class FashionMnistData
         return (images.Data, labels.Data);
     }
 }
+
+/// <summary>
+/// The harness's second attribute of Fashion-MNIST images, for SCR/TPP: <c>brightness</c> = <c>bright</c> when the image's
+/// mean pixel intensity is above the median of its class on the train split, else <c>dark</c>. A property of the images
+/// themselves (no input is changed, so the model's activations and content hash stay as they were), deterministic, and
+/// balanced within every class by construction (each class has bright and dark examples in both splits), so SCR's
+/// quadrants class × brightness are all populated.
+/// </summary>
+public static class FashionMnistBrightness
+{
+    public const string Name = "brightness";
+    public static IReadOnlyList<string> Values { get; } = ["bright", "dark"];
+
+    /// <summary>The attribute of every example of both splits (0 = bright, 1 = dark).</summary>
+    public static (int[] Train, int[] Test) Compute(FashionMnistData data)
+    {
+        var trainMeans = Means(data, Split.Train);
+        var testMeans = Means(data, Split.Test);
+        var medians = new double[FashionMnistClasses.Names.Count];
+        for (int c = 0; c < medians.Length; c++)
+        {
+            var values = Enumerable.Range(0, trainMeans.Length).Where(e => data.TrainLabels[e] == c).Select(e => trainMeans[e]).Order().ToArray();
+            medians[c] = values.Length == 0 ? 0 : values.Length % 2 == 1 ? values[values.Length / 2] : (values[values.Length / 2 - 1] + values[values.Length / 2]) / 2.0;
+        }
+        int[] Classify(double[] means, byte[] labels) => means.Select((m, e) => m > medians[labels[e]] ? 0 : 1).ToArray();
+        return (Classify(trainMeans, data.TrainLabels), Classify(testMeans, data.TestLabels));
+    }
+
+    /// <summary>Mean pixel intensity (0–255) of every image of a split.</summary>
+    private static double[] Means(FashionMnistData data, Split split)
+    {
+        var images = data.Images(split);
+        var means = new double[data.Count(split)];
+        for (int e = 0; e < means.Length; e++)
+        {
+            long sum = 0;
+            foreach (byte b in images.AsSpan(e * FashionMnistData.Pixels, FashionMnistData.Pixels)) sum += b;
+            means[e] = sum / (double)FashionMnistData.Pixels;
+        }
+        return means;
+    }
+}

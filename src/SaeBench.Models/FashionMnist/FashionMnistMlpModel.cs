@@ -12,7 +12,8 @@ namespace SaeBench.Models.FashionMnist;
 /// The embedded default model under study: an MLP classifier (784 → 256 → 128 → 10, ReLU) on Fashion-MNIST, trained
 /// deterministically on first use and cached on disk by a hash of the data, architecture, training configuration and
 /// trainer version. Hooks: <c>mlp.hidden1</c>/<c>mlp.hidden2</c> (after ReLU) and <c>….pre</c> (before);
-/// default <c>mlp.hidden2</c>, 128 wide. Concepts: the 10 classes plus the groups tops and footwear.
+/// default <c>mlp.hidden2</c>, 128 wide. Concepts: the 10 classes plus the groups tops and footwear. Attribute:
+/// <c>brightness</c> (bright/dark within each class; <see cref="FashionMnistBrightness"/>), for SCR.
 /// </summary>
 public sealed class FashionMnistMlpModel : IModelUnderStudy, IDownstreamLoss, ILabelledTasks
 {
@@ -32,8 +33,14 @@ public sealed class FashionMnistMlpModel : IModelUnderStudy, IDownstreamLoss, IL
         string hash = ContentHasher.Of(ModelId, weightsHash, data.Hash, hook);
         Info = new ModelInfo(ModelId, hook, width, 1, hash,
             $"MLP {string.Join("→", network.Sizes)} (ReLU) on Fashion-MNIST, hook {hook}", testAccuracy);
-        Tasks = new TaskCatalog(FashionMnistClasses.Names, FashionMnistClasses.Hierarchy, forgetClass);
+        Tasks = new TaskCatalog(FashionMnistClasses.Names, FashionMnistClasses.Hierarchy, forgetClass)
+        {
+            Attributes = [new ExampleAttribute(FashionMnistBrightness.Name, FashionMnistBrightness.Values)],
+        };
+        _brightness = new Lazy<(int[] Train, int[] Test)>(() => FashionMnistBrightness.Compute(data));
     }
+
+    private readonly Lazy<(int[] Train, int[] Test)> _brightness;
 
     public FashionMnistData Data { get; }
     public Mlp Network { get; }
@@ -171,8 +178,10 @@ public sealed class FashionMnistMlpModel : IModelUnderStudy, IDownstreamLoss, IL
     public ExampleLabels Labels(Split split)
     {
         var classes = Data.Labels(split).Select(b => (int)b).ToArray();
+        var brightness = split == Split.Train ? _brightness.Value.Train : _brightness.Value.Test;
         return ExampleLabels.FromClasses(classes, FashionMnistClasses.Hierarchy.Count,
-            c => FashionMnistClasses.Hierarchy.Concepts[c].ParentId is int p ? [c, p] : [c]);
+            c => FashionMnistClasses.Hierarchy.Concepts[c].ParentId is int p ? [c, p] : [c],
+            new Dictionary<string, int[]> { [FashionMnistBrightness.Name] = brightness });
     }
 
     private sealed class Source(FashionMnistMlpModel model, Split split) : IActivationSource

@@ -122,7 +122,17 @@ public sealed class SyntheticWorld : IModelUnderStudy, IDownstreamLoss, ILabelle
         for (int j = 0; j < config.ChildrenPerParent; j++)
             concepts.Add(new Concept(concepts.Count, $"parent_{p:D2}/child_{j}", p));
         var classNames = Enumerable.Range(0, config.Parents).Select(p => $"parent_{p:D2}").Append("none").ToArray();
-        Tasks = new TaskCatalog(classNames, new ConceptHierarchy(concepts), forgetParent);
+        // The spurious attribute (for SCR): which of the two most frequent independent features fires (examples where
+        // neither or both fire have none). Two-sided like gender in Bias in Bios, independent of every parent (so every
+        // class × attribute combination occurs), and with no children or group partners to leak it.
+        SpuriousFeatures = config.IndependentCount < 2 ? []
+            : Enumerable.Range(config.FirstIndependent, config.IndependentCount)
+                .OrderByDescending(i => features[i].FiringProbability).ThenByDescending(i => features[i].MagnitudeScale).ThenBy(i => i).Take(2).ToArray();
+        Tasks = new TaskCatalog(classNames, new ConceptHierarchy(concepts), forgetParent)
+        {
+            Attributes = SpuriousFeatures.Count < 2 ? []
+                : [new ExampleAttribute(SpuriousAttribute, SpuriousFeatures.Select(i => $"feature_{i}").ToArray())],
+        };
         _labels = [new(() => ComputeLabels(Split.Train)), new(() => ComputeLabels(Split.Test))];
 
         ParentOf = features.Select(x => x.Parent).ToArray();
@@ -134,6 +144,13 @@ public sealed class SyntheticWorld : IModelUnderStudy, IDownstreamLoss, ILabelle
     }
 
     public SyntheticWorldConfig Config { get; }
+
+    /// <summary>Name of the per-example attribute "which of the two spurious features fires" (values <c>feature_{id}</c>).</summary>
+    public const string SpuriousAttribute = "spurious";
+
+    /// <summary>The two features behind the <see cref="SpuriousAttribute"/> attribute: the independent features with the
+    /// highest firing rates (empty when the world has fewer than two).</summary>
+    public IReadOnlyList<int> SpuriousFeatures { get; }
 
     /// <summary>A parent given by index or by name (<c>parent_07</c>).</summary>
     public static int ParseParent(SyntheticWorldConfig config, string value, string field)
@@ -242,14 +259,21 @@ public sealed class SyntheticWorld : IModelUnderStudy, IDownstreamLoss, ILabelle
         var classes = new int[n];
         var bits = new ulong[(long)n * words];
         var code = new float[Config.Features];
+        var spurious = new int[n];
         Span<float> x = stackalloc float[Config.DModel];
         for (int e = 0; e < n; e++)
         {
             classes[e] = Generate(split, e, code, x);
             for (int k = 0; k < concepts; k++) // concept ids = feature ids of parents and children
                 if (code[k] != 0f) bits[(long)e * words + k / 64] |= 1UL << (k % 64);
+            if (SpuriousFeatures.Count == 2)
+            {
+                bool a = code[SpuriousFeatures[0]] != 0f, b = code[SpuriousFeatures[1]] != 0f;
+                spurious[e] = a == b ? -1 : a ? 0 : 1;
+            }
         }
-        return new ExampleLabels(classes, concepts, bits);
+        return new ExampleLabels(classes, concepts, bits,
+            SpuriousFeatures.Count < 2 ? null : new Dictionary<string, int[]> { [SpuriousAttribute] = spurious });
     }
 
     private double ReadoutAccuracy(Split split)

@@ -38,6 +38,14 @@ public static class HeadlineMetrics
         // The offline stand-ins report under another name (never SAEBench's autointerp_score): their own panel.
         new(new("autointerp", "autointerp.offline_judge_score"), "autointerp_offline", "Offline judge score",
             Variant: "offline stand-in, not an LLM judge", AlternativeTo: "autointerp"),
+        // SAEBench's paper panels for SCR and TPP use the top 20 latents; PCA/identity are SAEs to these two (their
+        // latents can be ranked and ablated like any other), so their values are reference lines as SAEBench draws them.
+        new(new("scr", "scr_metrics.scr_metric_threshold_20"), "scr_top20", "Spurious correlation removal", BaselinesApply: true,
+            Variant: "top 20 latents ablated"),
+        new(new("tpp", "tpp_metrics.tpp_threshold_20_total_metric"), "tpp_top20", "Targeted probe perturbation", BaselinesApply: true,
+            Variant: "top 20 latents ablated"),
+        new(new("meta_structure_decoder_variance", "meta_structure.decoder_fraction_variance_explained"), "meta_structure",
+            "Meta-SAE variance explained", Variant: "k = 4, on decoder rows"),
         new(MdlDescriptionLength, "mdl", "MDL description length"),
     ];
 }

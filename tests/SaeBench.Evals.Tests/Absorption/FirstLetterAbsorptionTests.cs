@@ -88,6 +88,20 @@ public class FirstLetterAbsorptionTests
         Assert.Equal((double)full / positives / Letters, r.Get("mean.mean_absorption_fraction_score")!.Value, 9);
     }
 
+    /// <summary>A model whose activation at a word says nothing about its letter (the same vector for every word): no
+    /// ground-truth probe qualifies, and the evaluation is not applicable with the reason — never a result file of null
+    /// metrics, which SAEBench's schema forbids.</summary>
+    [Fact]
+    public void A_model_that_does_not_carry_first_letters_is_not_applicable_with_the_reason()
+    {
+        var blind = new FakeTextModel(Words, D, id => Enumerable.Repeat(id < 2 ? 0f : 1f, D).ToArray());
+        var evaluator = new FirstLetterAbsorptionEvaluator();
+        var options = evaluator.ParseOptions(new JsonObject { ["icl_examples"] = 2, ["test_fraction"] = 0.5 });
+        var e = Assert.Throws<NotApplicableException>(() => SingleJob.Run(evaluator, options, EvalFixtures.Context(Sae(absorbing: false), blind)));
+        Assert.Contains("0 of 26 letters qualify, fewer than min_feats_for_eval 20", e.Message);
+        Assert.Contains("min_gt_probe_f1 is 0.6", e.Message);
+    }
+
     [Fact]
     public void Alphabetic_tokens_and_prompts_follow_saebench()
     {

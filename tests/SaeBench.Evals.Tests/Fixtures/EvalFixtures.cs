@@ -11,8 +11,8 @@ namespace SaeBench.Evals.Tests.Fixtures;
 /// <summary>Contexts, synthetic worlds and SAEs with known structure.</summary>
 public static class EvalFixtures
 {
-    public static EvaluationContext Context(Sae sae, IModelUnderStudy model, int seed = 7, int batchRows = 512) =>
-        new(sae, "id", new Dictionary<string, string>(), model, CpuBackend.Create(), seed, batchRows, TimeProvider.System);
+    public static EvaluationContext Context(Sae sae, IModelUnderStudy model, int seed = 7, int batchRows = 512, TimeProvider? clock = null) =>
+        new(sae, "id", new Dictionary<string, string>(), model, CpuBackend.Create(), seed, batchRows, clock ?? TimeProvider.System);
 
     /// <summary>A small synthetic world: 40 features in d = 64 (4 parents × 3 children, 2 groups of 3, 18 independent), no noise.</summary>
     public static SyntheticWorldConfig SmallWorld => new()

@@ -231,4 +231,37 @@ public sealed class SyntheticWorldTests
         var e = Assert.Throws<ArgumentException>(() => new SyntheticWorld(config));
         Assert.Contains("synthetic." + field, e.Message);
     }
+
+    [Fact]
+    public void The_spurious_attribute_says_which_of_the_two_most_frequent_independent_features_fires()
+    {
+        var c = Small;
+        var world = new SyntheticWorld(c);
+        var attribute = Assert.Single(world.Tasks.Attributes);
+        Assert.Equal(SyntheticWorld.SpuriousAttribute, attribute.Name);
+        Assert.Equal(2, world.SpuriousFeatures.Count);
+        int a = world.SpuriousFeatures[0], b = world.SpuriousFeatures[1];
+        Assert.Equal([$"feature_{a}", $"feature_{b}"], attribute.Values);
+        var independent = Enumerable.Range(c.FirstIndependent, c.IndependentCount).Select(i => world.Features[i].FiringProbability).OrderDescending().ToList();
+        Assert.Equal(independent[0], world.Features[a].FiringProbability);
+        Assert.Equal(independent[1], world.Features[b].FiringProbability);
+
+        using var codes = Codes(world, Split.Test);
+        var values = world.Labels(Split.Test).Attribute(SyntheticWorld.SpuriousAttribute);
+        int[] counts = new int[3];
+        for (int e = 0; e < codes.Rows; e++)
+        {
+            bool fa = codes[e, a] != 0, fb = codes[e, b] != 0;
+            Assert.Equal(fa == fb ? -1 : fa ? 0 : 1, values[e]);
+            counts[values[e] + 1]++;
+        }
+        Assert.True(counts[1] > 0 && counts[2] > 0, $"both values occur ({counts[1]}, {counts[2]})");
+    }
+
+    [Fact]
+    public void A_world_with_fewer_than_two_independent_features_has_no_attribute()
+    {
+        var c = Small with { Features = 26 + 26 * 3 + 8 * 4 + 1 };
+        Assert.Empty(new SyntheticWorld(c).Tasks.Attributes);
+    }
 }

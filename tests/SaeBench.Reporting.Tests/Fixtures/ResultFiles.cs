@@ -89,6 +89,9 @@ public static class ResultFiles
     public static M DescriptionLength(double v) => new("mdl", "description_length_bits", "Description length", "bits/token", false, v);
     public static M Fvu(double v) => new("mdl", "fvu", "FVU", "fraction", false, v);
     public static M FracDead(double v) => new("misc_metrics", "frac_dead", "Fraction of latents dead", "fraction", false, v);
+    public static M Scr(int n, double? v) => new("scr_metrics", $"scr_metric_threshold_{n}", $"SCR metric (top {n} latents)", "ratio", true, v);
+    public static M Tpp(int n, double? v) => new("tpp_metrics", $"tpp_threshold_{n}_total_metric", $"TPP metric (top {n} latents)", "accuracy", true, v);
+    public static M MetaFve(double v) => new("meta_structure", "decoder_fraction_variance_explained", "Decoder variance explained by a meta-SAE", "fraction", true, v);
 }
 
 /// <summary>The small run most tests use: TopK and ReLU SAEs at widths 256 and 1024, two sparsities each,

@@ -32,7 +32,10 @@ public static class RichRun
     {
         ResultFiles.Write(root, "core", c, [ResultFiles.L0(l0), ResultFiles.ExplainedVariance(ev), ResultFiles.Mse(0.2 * (1 - ev)), ResultFiles.LossRecovered(Math.Min(1, ev + 0.05))]);
         ResultFiles.Write(root, "sparse_probing", c, [ResultFiles.Top1(0.6 + 0.1 * wf + 0.03 * a - 0.05 * lf)]);
+        ResultFiles.Write(root, "scr", c, [ResultFiles.Scr(2, 0.1 + 0.1 * wf), ResultFiles.Scr(20, 0.2 + 0.2 * wf - 0.05 * lf + 0.02 * a)]);
+        ResultFiles.Write(root, "tpp", c, [ResultFiles.Tpp(2, 0.01 + 0.02 * wf), ResultFiles.Tpp(20, 0.05 + 0.1 * wf + 0.02 * lf)]);
         if (baseline) return;
+        ResultFiles.Write(root, "meta_structure_decoder_variance", c, [ResultFiles.MetaFve(0.3 + 0.2 * wf + 0.05 * a)]);
         ResultFiles.Write(root, "absorption_first_letter", c, [ResultFiles.Absorption(0.9 - 0.2 * wf + 0.05 * lf - 0.03 * a)]);
         ResultFiles.Write(root, "unlearning", c, [ResultFiles.Unlearning(0.1 + 0.2 * wf - 0.1 * lf + 0.02 * a)]);
         ResultFiles.Write(root, "autointerp", c, [ResultFiles.Autointerp(0.85 - 0.1 * lf + 0.03 * a)]);
