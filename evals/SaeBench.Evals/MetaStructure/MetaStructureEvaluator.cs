@@ -50,7 +50,7 @@ public sealed class MetaStructureEvaluator : Evaluator<MetaStructureOptions>
     public const string Id = "meta_structure_decoder_variance";
 
     public override EvaluatorInfo Info { get; } = new(Id, "Meta-structure (decoder variance)",
-        "Trains a BatchTopK meta-SAE on the decoder rows and reports the fraction of the decoder's variance it explains.", Version: "1");
+        "Trains a BatchTopK meta-SAE on the decoder rows and reports the fraction of the decoder's variance it explains.", Version: "2");
 
     /// <summary>Uses the checkpoint alone: the model under study is never asked for anything.</summary>
     protected override IEvaluationJob Start(EvaluationContext context, MetaStructureOptions options) => new Job(context, options);
@@ -68,19 +68,23 @@ public sealed class MetaStructureEvaluator : Evaluator<MetaStructureOptions>
     {
         using var w = UnitRows(rows);
         int width = Math.Max((int)Math.Ceiling(w.Rows * options.WidthRatio), options.K);
+        // A decoder with no more rows than a batch is trained full-batch: batches are drawn epoch after epoch, so a batch of
+        // 1024 from 256 rows holds every row four times — the same mean gradient and batch-level selection at four times
+        // the cost.
+        int batch = Math.Min(options.TrainBatchSize, w.Rows);
         var training = new TrainingOptions
         {
             Architecture = "batchtopk",
             Width = width,
             TargetL0 = options.K,
             Steps = options.TrainSteps,
-            BatchSize = options.TrainBatchSize,
+            BatchSize = batch,
             LearningRate = options.LearningRate,
             Seed = seed,
             WarmupFraction = 0,                // SAEBench: constant learning rate, no warm-up …
             DecayFraction = 0,                 // … and no decay
             NormalizeActivations = false,      // the rows are unit vectors already
-            DeadWindowTokens = (long)options.DeadFeatureWindow * options.TrainBatchSize,
+            DeadWindowTokens = (long)options.DeadFeatureWindow * batch,
             CheckpointEvery = 0,
         };
         long start = clock.GetTimestamp();
