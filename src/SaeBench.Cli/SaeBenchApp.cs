@@ -25,6 +25,7 @@ public static class SaeBenchApp
         yield return ModelsCommand.Create(context);
         yield return RunCommand.Create(context);
         yield return TrainCommand.Create(context);
+        yield return PaperCommand.Create(context);
         yield return LmCommand.Create(context);
     }
 

@@ -32,6 +32,10 @@ public sealed record TrainingRun
     public long? StopAfterStep { get; init; }
 
     public CancellationToken Cancellation { get; init; }
+
+    /// <summary>Dense GEMMs or the sparse-code products (<see cref="Objectives.CodePath"/>); the same function either
+    /// way, so it is not part of the options' content key. Default: sparse whenever the codes are sparse enough.</summary>
+    public CodePath CodePath { get; init; } = CodePath.Auto;
 }
 
 /// <summary>The outcome of a training run: the weights as an <see cref="Sae"/> plus what the run measured.</summary>
@@ -40,7 +44,11 @@ public sealed record TrainedSae(Sae Sae, ParameterSet Parameters, ObjectiveState
 /// <summary>Measured during training (running averages over the last ~100 steps) and timing.</summary>
 public sealed record TrainingStatistics(
     long Steps, double Seconds, double GemmSeconds, double Loss, double L0, double ExplainedVariance, double DeadFraction,
-    double FinalPenalty, double SamplesPerSecond);
+    double FinalPenalty, double SamplesPerSecond)
+{
+    /// <summary>Steps of this run (since a resume) that took the sparse-code path.</summary>
+    public long SparseSteps { get; init; }
+}
 
 /// <summary>
 /// Trains one SAE: streams shuffled batches from the train split, initialises (input scale, geometric-median b_dec,
@@ -63,6 +71,7 @@ public sealed class SaeTrainer(ComputeBackend backend)
         var timed = new TimedGemm(backend.Gemm);
         var timedBackend = backend with { Gemm = timed };
         var objective = ObjectiveFactory.Create(options, dIn, timedBackend);
+        objective.CodePath = run.CodePath;
         var stream = new ShuffledBatchStream(source, options.BatchSize, options.Seed, options.ShuffleChunkRows, options.ShuffleChunksPerBuffer);
         string optionsHash = HashOptions(options, dIn);
 
@@ -101,6 +110,7 @@ public sealed class SaeTrainer(ComputeBackend backend)
         long startStep = state.Step;
         long penaltyWarmup = (long)Math.Round(options.Steps * options.PenaltyWarmupFraction);
         bool completed = true;
+        long sparseSteps = 0;
 
         while (state.Step < options.Steps)
         {
@@ -112,6 +122,7 @@ public sealed class SaeTrainer(ComputeBackend backend)
 
             grads.Clear();
             var r = objective.Evaluate(x, p, p, state, grads);
+            if (r.SparseCodes) sparseSteps++;
             if (!double.IsFinite(r.Loss))
                 throw new InvalidOperationException($"{options.Architecture}: the loss became {r.Loss} at step {step}; lower the learning rate.");
             if (objective.ConstrainedDecoder) DecoderNorm.RemoveParallelComponent(p[ParameterSet.WDec], grads[ParameterSet.WDec]);
@@ -146,7 +157,10 @@ public sealed class SaeTrainer(ComputeBackend backend)
 
         double seconds = elapsedBefore + clock.Elapsed.TotalSeconds;
         var statistics = new TrainingStatistics(state.Step, seconds, timed.Elapsed.TotalSeconds, stats["loss"], stats["l0"], stats["ev"],
-            DeadFraction(state, options), state.Penalty, (state.Step - startStep) * (double)b / Math.Max(clock.Elapsed.TotalSeconds, 1e-9));
+            DeadFraction(state, options), state.Penalty, (state.Step - startStep) * (double)b / Math.Max(clock.Elapsed.TotalSeconds, 1e-9))
+        {
+            SparseSteps = sparseSteps,
+        };
         var sae = Export(objective, p, state, inputScale, options);
         if (completed && objective is FeatureChoiceObjective && options.ThresholdCalibrationRows > 0)
             sae = FeatureChoiceCalibration.Calibrate(backend, sae, stream, state.Capacity, b, options.ThresholdCalibrationRows);

@@ -40,9 +40,11 @@ internal static class Some
 
     /// <summary>An objective with random (not initialised) parameters and a state in which some latents are dead and
     /// the densities vary, so that every term of every loss is active.</summary>
-    public static (SaeObjective Objective, ParameterSet Parameters, ObjectiveState State, HostMatrix X) Problem(TrainingOptions options, ulong seed = 1)
+    public static (SaeObjective Objective, ParameterSet Parameters, ObjectiveState State, HostMatrix X) Problem(TrainingOptions options, ulong seed = 1,
+        int dIn = DIn, int batch = Batch)
     {
-        var objective = ObjectiveFactory.Create(options, DIn, Backend);
+        int width = options.Width;
+        var objective = ObjectiveFactory.Create(options, dIn, Backend);
         var p = objective.CreateParameters();
         var rng = new SplitMix64(seed);
         foreach (var (name, t) in p.Tensors)
@@ -61,19 +63,20 @@ internal static class Some
             }
         }
         if (objective.ConstrainedDecoder) DecoderNorm.Normalize(p[ParameterSet.WDec]);
-        var state = new ObjectiveState(Width)
+        var state = new ObjectiveState(width)
         {
             Penalty = 0.3,
             PenaltyScale = 0.7,
             P = 0.7,
             Step = 3,
         };
-        for (int j = 0; j < Width; j++)
+        int dead = width * 6 / 10;
+        for (int j = 0; j < width; j++)
         {
-            state.TokensSinceFire[j] = j >= 6 ? 10 : 0;            // latents 6..9 dead
-            state.Density[j] = j >= 6 ? 0 : 0.5 / (j + 1) * (j == 4 ? 0.1 : 1); // latent 4 under-utilised
+            state.TokensSinceFire[j] = j >= dead ? 10 : 0;            // latents 6..9 dead (of 10)
+            state.Density[j] = j >= dead ? 0 : 0.5 / (j + 1) * (j == 4 ? 0.1 : 1); // latent 4 under-utilised
         }
-        var x = Matrix(Batch, DIn, seed + 100, scale: 1, shift: 0.3);
+        var x = Matrix(batch, dIn, seed + 100, scale: 1, shift: 0.3);
         return (objective, p, state, x);
     }
 }

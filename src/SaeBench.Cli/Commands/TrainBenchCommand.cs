@@ -20,9 +20,15 @@ public static class TrainBenchCommand
         var steps = new Option<int>("--steps") { Description = "Measured steps per architecture.", DefaultValueFactory = _ => 300 };
         var gemm = new Option<string?>("--gemm") { Description = "auto, openblas, managed (default: $SAEBENCH_GEMM, else auto)." };
         var json = new Option<bool>("--json") { Description = "One JSON object per architecture per line." };
+        var codePath = new Option<string>("--code-path")
+        {
+            Description = "auto (sparse products whenever the codes are sparse enough), dense (GEMMs only) or sparse (always).",
+            DefaultValueFactory = _ => "auto",
+        };
+        var dead = new Option<long?>("--dead-window") { Description = "Tokens without a fire after which a latent is dead (AuxK); default the trainer's." };
         var command = new Command("train", "Time SAE training steps on synthetic sparse data: samples/s and share of time in GEMM.")
         {
-            arch, dIn, width, k, batch, steps, gemm, json,
+            arch, dIn, width, k, batch, steps, gemm, json, codePath, dead,
         };
         command.SetAction(parse =>
         {
@@ -34,20 +40,28 @@ public static class TrainBenchCommand
             double kk = parse.GetValue(k);
             if (d <= 0 || w <= 0 || b <= 0 || n <= 0 || !(kk > 0) || kk > w)
                 throw new UserInputException($"--d-in, --width, --batch-size, --steps must be positive and 0 < --k ≤ --width (got {d}, {w}, {b}, {n}, {kk}).");
+            var path = parse.GetValue(codePath) switch
+            {
+                "auto" => CodePath.Auto,
+                "dense" => CodePath.Dense,
+                "sparse" => CodePath.Sparse,
+                var other => throw new UserInputException($"--code-path: '{other}' is not one of auto, dense, sparse."),
+            };
             var backend = Harness.BackendCatalog.Cpu(context.Harness, parse.GetValue(gemm));
-            if (!parse.GetValue(json)) context.Out.WriteLine($"{backend.Description}; d_in {d}, width {w}, k {kk}, batch {b}, {n} steps");
+            if (!parse.GetValue(json)) context.Out.WriteLine($"{backend.Description}; d_in {d}, width {w}, k {kk}, batch {b}, {n} steps, code path {parse.GetValue(codePath)}");
             foreach (var a in archs)
             {
-                var t = TrainingBenchmark.Measure(backend, a, d, w, kk, b, n);
+                var t = TrainingBenchmark.Measure(backend, a, d, w, kk, b, n, path, deadWindow: parse.GetValue(dead));
                 if (parse.GetValue(json))
                     context.Out.WriteLine(JsonSerializer.Serialize(new
                     {
                         architecture = a, gemm = backend.Gemm.Name, d_in = d, width = w, k = kk, batch_size = b, steps = t.Steps,
                         seconds = t.Seconds, samples_per_second = t.SamplesPerSecond, gemm_share = t.GemmShare,
+                        code_path = parse.GetValue(codePath), sparse_share = t.SparseShare, dead_fraction = t.DeadFraction, l0 = t.L0,
                     }));
                 else
                     context.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"{a,-22} {t.SamplesPerSecond,10:F0} samples/s  {t.Steps / t.Seconds,7:F1} steps/s  GEMM {t.GemmShare,5:P0}"));
+                        $"{a,-22} {t.SamplesPerSecond,10:F0} samples/s  {t.Steps / t.Seconds,7:F1} steps/s  GEMM {t.GemmShare,5:P0}  sparse steps {t.SparseShare,5:P0}  L0 {t.L0,6:F1}  dead {t.DeadFraction,5:P0}"));
             }
             return ExitCodes.Success;
         });

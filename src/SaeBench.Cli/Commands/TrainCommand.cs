@@ -16,7 +16,7 @@ public static class TrainCommand
     {
         var suite = new Option<string>("--suite")
         {
-            Description = "Built-in suite (quick, default) or a suite YAML file (model, architectures, widths, target_l0, seeds, steps, batch_size, lr, overrides).",
+            Description = "Built-in suite (quick, default, paper) or a suite YAML file (model, architectures, widths, target_l0, seeds, steps, batch_size, lr, overrides).",
             DefaultValueFactory = _ => "quick",
         };
         var model = new Option<string?>("--model") { Description = "Model spec (fashion-mnist-mlp, synthetic, file:PATH, hf:PATH[,hook=…]); default: the suite's, else fashion-mnist-mlp." };

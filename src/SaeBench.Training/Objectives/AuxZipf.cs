@@ -81,12 +81,12 @@ public static class AuxZipf
     public static double Evaluate(
         Compute.Backends.ComputeBackend backend, Compute.Tensors.HostMatrix pre, ObjectiveState state, TrainingOptions options,
         int kAux, Compute.Tensors.HostMatrix residual, Optimization.ParameterSet live, Optimization.ParameterSet? grads,
-        Compute.Tensors.HostMatrix? dPre, ref ulong support)
+        Compute.Tensors.HostMatrix? dPre, ref ulong support, List<(Compute.Tensors.SparseRows, float[])>? sparseDPre = null)
     {
         var dead = new bool[state.TokensSinceFire.Length];
         for (int j = 0; j < dead.Length; j++) dead[j] = state.TokensSinceFire[j] >= options.DeadWindowTokens;
         var (latents, weights) = UnderUtilised(state.Density, dead, options.AuxZipf);
         return AuxiliaryReconstruction.Evaluate(backend, pre, latents, weights, kAux, options.AuxZipf.Coefficient,
-            residual, live, grads, dPre, ref support);
+            residual, live, grads, dPre, ref support, sparseDPre);
     }
 }

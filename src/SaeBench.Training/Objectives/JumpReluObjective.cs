@@ -56,8 +56,11 @@ public sealed class JumpReluObjective(TrainingOptions options, int dIn, ComputeB
         var pre = ws.Pre.Span;
         pre.CopyTo(ws.F.Span);
         RowOps.ThresholdColumns(ws.F.Span, DSae, theta); // f = pre·H(pre − θ)
-        CountCodes(ws.F, result);
-        double sse = Reconstruct(ws.F, x, live, ws);
+        double eps = Options.JumpReluBandwidth;
+        var codes = SparseCodes(ws, theta, eps);
+        if (codes is null) CountCodes(ws.F, result);
+        else CountCodesSparse(codes, result);
+        double sse = codes is null ? Reconstruct(ws.F, x, live, ws) : ReconstructSparse(codes, x, live, ws);
         double l0 = result.L0;
         double lambda = state.Penalty * state.PenaltyScale;
         result.SquaredErrorSum = sse;
@@ -66,10 +69,27 @@ public sealed class JumpReluObjective(TrainingOptions options, int dIn, ComputeB
         result.Loss = result.Reconstruction + lambda * l0;
         if (grads is null) return;
 
+        var dTheta = new double[DSae];
+        var gLog = grads.Vector(ParameterSet.LogThreshold);
+        if (codes is not null)
+        {
+            var sdf = ws.CodeGrad(codes);
+            BackwardDecoderSparse(codes, live, grads, ws, sdf);
+            for (int r = 0; r < b; r++)
+                for (int e = codes.Start[r]; e < codes.End[r]; e++)
+                {
+                    int j = codes.Index[e], i = r * DSae + j;
+                    double u = (pre[i] - theta[j]) / eps;
+                    if (Math.Abs(u) <= 0.5)
+                        dTheta[j] += sdf[e] * (-theta[j] / eps) + lambda / b * (-1 / eps);
+                    if (!(pre[i] > theta[j])) sdf[e] = 0f;
+                }
+            for (int j = 0; j < DSae; j++) gLog[j] += (float)(theta[j] * dTheta[j]);
+            BackwardEncoderSparse([(codes, sdf)], live, grads, ws);
+            return;
+        }
         BackwardDecoder(ws.F, live, grads, ws);
         var df = ws.DF.Span;
-        double eps = Options.JumpReluBandwidth;
-        var dTheta = new double[DSae];
         for (int r = 0; r < b; r++)
         for (int j = 0; j < DSae; j++)
         {
@@ -79,9 +99,36 @@ public sealed class JumpReluObjective(TrainingOptions options, int dIn, ComputeB
                 dTheta[j] += df[i] * (-theta[j] / eps) + lambda / b * (-1 / eps);
             if (!(pre[i] > theta[j])) df[i] = 0f;
         }
-        var gLog = grads.Vector(ParameterSet.LogThreshold);
         for (int j = 0; j < DSae; j++) gLog[j] += (float)(theta[j] * dTheta[j]);
         BackwardEncoder(ws.DF, live, grads, ws);
+    }
+
+    /// <summary>
+    /// The sparse code for the sparse path, or null: the non-zero codes and, with value 0, every entry inside the kernel
+    /// window |pre − θ| ≤ ε/2 (the threshold's pseudo-gradient needs ∂L/∂f there too). Built through <c>ws.DF</c>
+    /// (unused on the sparse path): f where it is non-zero, −1 for a window-only entry (codes are &gt; θ &gt; 0), then
+    /// compressed and the −1s zeroed.
+    /// </summary>
+    private SparseRows? SparseCodes(Workspace ws, float[] theta, double eps)
+    {
+        long budget = SparseEntryBudget(ws.Rows);
+        if (budget <= 0) return null;
+        var pre = ws.Pre.Span;
+        var f = ws.F.Span;
+        var mark = ws.DF.Span;
+        for (int r = 0; r < ws.Rows; r++)
+            for (int j = 0; j < DSae; j++)
+            {
+                int i = r * DSae + j;
+                double u = (pre[i] - theta[j]) / eps;
+                mark[i] = f[i] != 0f ? f[i] : Math.Abs(u) <= 0.5 ? -1f : 0f;
+            }
+        var codes = ws.Codes(ws.Rows, DSae, budget);
+        if (!codes.TryCompress(ws.DF, budget)) return null;
+        for (int r = 0; r < codes.Rows; r++)
+            for (int e = codes.Start[r]; e < codes.End[r]; e++)
+                if (codes.Value[e] < 0f) codes.Value[e] = 0f;
+        return codes;
     }
 
     public override void Observe(StepResult result, ObjectiveState state) => AdaptPenalty(state, result.L0, Options.JumpReluNegativePenaltyFloor);

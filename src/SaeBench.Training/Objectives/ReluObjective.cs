@@ -24,8 +24,10 @@ public sealed class ReluObjective(TrainingOptions options, int dIn, ComputeBacke
         Encode(x, live, ws);
         ws.Pre.Span.CopyTo(ws.F.Span);
         RowOps.Relu(ws.F.Span);
-        CountCodes(ws.F, result);
-        double sse = Reconstruct(ws.F, x, live, ws);
+        var codes = TryCompressCodes(ws.F, ws);
+        if (codes is null) CountCodes(ws.F, result);
+        else CountCodesSparse(codes, result);
+        double sse = codes is null ? Reconstruct(ws.F, x, live, ws) : ReconstructSparse(codes, x, live, ws);
 
         var wDec = live[ParameterSet.WDec];
         var norms = new float[DSae];
@@ -43,14 +45,27 @@ public sealed class ReluObjective(TrainingOptions options, int dIn, ComputeBacke
         result.Loss = result.Reconstruction + coef * raw;
         if (grads is null) return;
 
-        BackwardDecoder(ws.F, live, grads, ws);
-        var df = ws.DF.Span;
-        for (int r = 0; r < b; r++)
+        float[]? sparseDf = null;
+        if (codes is null)
         {
-            var row = df.Slice(r * DSae, DSae);
-            TensorPrimitives.MultiplyAdd(norms, (float)(coef / b), row, row);
+            BackwardDecoder(ws.F, live, grads, ws);
+            var df = ws.DF.Span;
+            for (int r = 0; r < b; r++)
+            {
+                var row = df.Slice(r * DSae, DSae);
+                TensorPrimitives.MultiplyAdd(norms, (float)(coef / b), row, row);
+            }
+            MaskByActive(ws.DF, ws.F);
         }
-        MaskByActive(ws.DF, ws.F);
+        else
+        {
+            sparseDf = ws.CodeGrad(codes);
+            BackwardDecoderSparse(codes, live, grads, ws, sparseDf);
+            float c = (float)(coef / b);
+            for (int r = 0; r < codes.Rows; r++)
+                for (int e = codes.Start[r]; e < codes.End[r]; e++) sparseDf[e] = norms[codes.Index[e]] * c + sparseDf[e];
+            MaskByActive(sparseDf, codes);
+        }
         var gDec = grads[ParameterSet.WDec];
         for (int j = 0; j < DSae; j++)
         {
@@ -58,7 +73,8 @@ public sealed class ReluObjective(TrainingOptions options, int dIn, ComputeBacke
             float c = (float)(coef * sums[j] / b / norms[j]);
             TensorPrimitives.MultiplyAdd(wDec.Row(j), c, gDec.Row(j), gDec.Row(j));
         }
-        BackwardEncoder(ws.DF, live, grads, ws);
+        if (codes is null) BackwardEncoder(ws.DF, live, grads, ws);
+        else BackwardEncoderSparse([(codes, sparseDf!)], live, grads, ws);
     }
 
     public override void Observe(StepResult result, ObjectiveState state) => AdaptPenalty(state, result.L0);
@@ -110,8 +126,10 @@ public sealed class PAnnealObjective(TrainingOptions options, int dIn, ComputeBa
         Encode(x, live, ws);
         ws.Pre.Span.CopyTo(ws.F.Span);
         RowOps.Relu(ws.F.Span);
-        CountCodes(ws.F, result);
-        double sse = Reconstruct(ws.F, x, live, ws);
+        var codes = TryCompressCodes(ws.F, ws);
+        if (codes is null) CountCodes(ws.F, result);
+        else CountCodesSparse(codes, result);
+        double sse = codes is null ? Reconstruct(ws.F, x, live, ws) : ReconstructSparse(codes, x, live, ws);
         double p = state.P;
         double raw = Penalty(ws.F.Span, p, b);
         double nextP = PAt(state.Step + 1);
@@ -123,13 +141,24 @@ public sealed class PAnnealObjective(TrainingOptions options, int dIn, ComputeBa
         result.Loss = result.Reconstruction + state.Penalty * raw;
         if (grads is null) return;
 
-        BackwardDecoder(ws.F, live, grads, ws);
-        var df = ws.DF.Span;
-        var f = ws.F.Span;
         double delta = Options.PAnnealDelta, c = state.Penalty * p / b;
-        for (int i = 0; i < df.Length; i++)
-            df[i] = f[i] > 0f ? df[i] + (float)(c * Math.Pow(f[i] + delta, p - 1)) : 0f;
-        BackwardEncoder(ws.DF, live, grads, ws);
+        if (codes is null)
+        {
+            BackwardDecoder(ws.F, live, grads, ws);
+            var df = ws.DF.Span;
+            var f = ws.F.Span;
+            for (int i = 0; i < df.Length; i++)
+                df[i] = f[i] > 0f ? df[i] + (float)(c * Math.Pow(f[i] + delta, p - 1)) : 0f;
+            BackwardEncoder(ws.DF, live, grads, ws);
+            return;
+        }
+        var sdf = ws.CodeGrad(codes);
+        BackwardDecoderSparse(codes, live, grads, ws, sdf);
+        var v = codes.Value;
+        for (int r = 0; r < codes.Rows; r++)
+            for (int e = codes.Start[r]; e < codes.End[r]; e++)
+                sdf[e] = v[e] > 0f ? sdf[e] + (float)(c * Math.Pow(v[e] + delta, p - 1)) : 0f;
+        BackwardEncoderSparse([(codes, sdf)], live, grads, ws);
     }
 
     public override void Observe(StepResult result, ObjectiveState state)

@@ -6,6 +6,14 @@ using SaeBench.Training.Optimization;
 
 namespace SaeBench.Training.Objectives;
 
+/// <summary>Dense GEMMs, sparse products over the codes' non-zeros, or the sparse path whenever the code is sparse enough.</summary>
+public enum CodePath
+{
+    Auto,
+    Dense,
+    Sparse,
+}
+
 /// <summary>
 /// One architecture's training objective: its parameters, initialisation, loss with hand-derived gradients, and the
 /// state updates after a step. Shared pieces (encoder, reconstruction, their backward passes) live here.
@@ -55,6 +63,31 @@ public abstract class SaeObjective
 
     /// <summary>When true, <see cref="StepResult.Support"/> is computed (tests).</summary>
     public bool TrackSupport { get; set; }
+
+    /// <summary>
+    /// Whether the decoder forward, the decoder gradient and the encoder gradient use the codes' sparsity
+    /// (<see cref="SparseCodeOps"/>) instead of dense GEMMs. <see cref="CodePath.Auto"/> takes the sparse path when the
+    /// batch's codes are at most <see cref="SparseMaxDensity"/> dense; the two paths compute the same function (only
+    /// the summation order differs), so this is not part of a run's content key.
+    /// </summary>
+    public CodePath CodePath { get; set; } = CodePath.Auto;
+
+    /// <summary>
+    /// The densest code (non-zeros / (batch × width)) for which <see cref="CodePath.Auto"/> goes sparse. Measured on
+    /// 2 cores (benchmarks/README.md, TopK at d_in 128, width 1024, batch 256): sparse ≈ dense at 1/32 (both bound by
+    /// the rest of the step), 1.5–1.9× faster at 1/16, and still level or ahead at 1/8 and 1/4 at that small shape. Kept
+    /// at 1/16 because larger shapes run the dense GEMMs nearer peak, which moves the break-even towards sparser codes.
+    /// </summary>
+    public const double SparseMaxDensity = 1.0 / 16;
+
+    /// <summary>The most stored entries a sparse code of <paramref name="rows"/> rows may have on the current path
+    /// (0: dense only).</summary>
+    protected long SparseEntryBudget(int rows) => CodePath switch
+    {
+        CodePath.Dense => 0,
+        CodePath.Sparse => (long)rows * DSae,
+        _ => (long)Math.Floor((long)rows * DSae * SparseMaxDensity),
+    };
 
     /// <summary>Creates the parameters, zero-filled.</summary>
     public ParameterSet CreateParameters()
@@ -124,6 +157,8 @@ public abstract class SaeObjective
         if (x.Cols != DIn) throw new ArgumentException($"Batch has {x.Cols} columns, the SAE has d_in = {DIn}.");
         var ws = _ws is { } w && w.Rows == x.Rows ? w : (_ws = new Workspace(x.Rows, DIn, DSae));
         var result = new StepResult(DSae);
+        ws.SparseDPre.Clear();
+        ws.SparseActive = false;
         Forward(x, live, detached, state, gradients, ws, result);
         return result;
     }
@@ -161,7 +196,8 @@ public abstract class SaeObjective
         x.Span.CopyTo(ws.XBar.Span);
         if (ApplyBDecToInput) RowOps.SubtractRowVector(ws.XBar.Span, DIn, p.Vector(ParameterSet.BDec));
         Backend.Gemm.Gemm(ws.XBar, false, p[ParameterSet.WEnc], false, ws.Pre);
-        if (addBias) RowOps.AddRowVector(ws.Pre.Span, DSae, p.Vector(ParameterSet.BEnc));
+        ws.EncoderBias = p.Has(ParameterSet.BEnc) ? p[ParameterSet.BEnc].Memory.ToArray() : null;
+        if (addBias && ws.EncoderBias is not null) RowOps.AddRowVector(ws.Pre.Span, DSae, ws.EncoderBias);
     }
 
     /// <summary>
@@ -200,6 +236,40 @@ public abstract class SaeObjective
         var colSum = ws.ColumnSum;
         Array.Clear(colSum);
         Reductions.ColumnSums(dPre.Span, dPre.Rows, dPre.Cols, colSum);
+        AddEncoderBiasGradients(colSum, p, grads);
+    }
+
+    /// <summary>Sparse <see cref="Reconstruct"/>: <c>ws.XHat = f·W_dec + b_dec</c> over the stored entries, <c>ws.G</c>; returns Σ‖x − x̂‖².</summary>
+    protected double ReconstructSparse(SparseRows f, HostMatrix x, ParameterSet p, Workspace ws)
+    {
+        var bDec = p.Vector(ParameterSet.BDec);
+        for (int r = 0; r < x.Rows; r++) bDec.CopyTo(ws.XHat.Row(r));
+        SparseCodeOps.AddDecode(f, null, p[ParameterSet.WDec], ws.XHat);
+        return ResidualGradient(ws.XHat, x, ws.G, 2.0 / x.Rows);
+    }
+
+    /// <summary>Sparse <see cref="BackwardDecoder"/>: adds <c>fᵀG</c> to ∂W_dec and Σ_b G to ∂b_dec, and writes
+    /// <c>(G·W_decᵀ)</c> at the stored entries of f into <paramref name="df"/> (the rest of it is never used).</summary>
+    protected void BackwardDecoderSparse(SparseRows f, ParameterSet p, ParameterSet grads, Workspace ws, float[] df)
+    {
+        SparseCodeOps.AddTransposedProduct(f, null, ws.G, grads[ParameterSet.WDec]);
+        AddColumnSums(ws.G, grads.Vector(ParameterSet.BDec));
+        SparseCodeOps.SampledDots(f, ws.G, p[ParameterSet.WDec], df);
+    }
+
+    /// <summary>Sparse <see cref="BackwardEncoder"/>: ∂L/∂pre is the sum of the given parts (patterns with values,
+    /// overlapping entries add up); adds <c>x̄ᵀ·dpre</c> to ∂W_enc, Σ_b dpre to ∂b_enc and −W_enc·Σ_b dpre to ∂b_dec.</summary>
+    protected void BackwardEncoderSparse(IReadOnlyList<(SparseRows Pattern, float[] Values)> parts, ParameterSet p, ParameterSet grads, Workspace ws)
+    {
+        var colSum = ws.ColumnSum;
+        Array.Clear(colSum);
+        foreach (var (pattern, values) in parts)
+            SparseCodeOps.AddTransposedProduct(pattern, values, ws.XBar, grads[ParameterSet.WEnc], transposedDestination: true, columnSums: colSum);
+        AddEncoderBiasGradients(colSum, p, grads);
+    }
+
+    private void AddEncoderBiasGradients(double[] colSum, ParameterSet p, ParameterSet grads)
+    {
         if (grads.Has(ParameterSet.BEnc))
         {
             var gb = grads.Vector(ParameterSet.BEnc);
@@ -217,6 +287,44 @@ public abstract class SaeObjective
                 gbd[c] -= (float)s;
             }
         }
+    }
+
+    /// <summary>dpre = df where the stored code is non-zero, else 0 (sparse <see cref="MaskByActive"/>).</summary>
+    protected static void MaskByActive(float[] df, SparseRows f)
+    {
+        for (int r = 0; r < f.Rows; r++)
+            for (int e = f.Start[r]; e < f.End[r]; e++)
+                if (f.Value[e] == 0f) df[e] = 0f;
+    }
+
+    /// <summary>Sparse <see cref="CountCodes"/> (same L0, fires and support hash: entries are in ascending column order).</summary>
+    protected void CountCodesSparse(SparseRows f, StepResult result)
+    {
+        var nonZero = result.FiresPerLatent;
+        long total = 0;
+        ulong h = result.Support ^ 0x9E3779B97F4A7C15UL;
+        for (int r = 0; r < f.Rows; r++)
+            for (int e = f.Start[r]; e < f.End[r]; e++)
+            {
+                if (f.Value[e] == 0f) continue;
+                int j = f.Index[e];
+                nonZero[j]++;
+                total++;
+                if (TrackSupport) h = (h ^ (ulong)((long)r * DSae + j)) * 0x100000001B3UL;
+            }
+        result.L0 = total / (double)f.Rows;
+        if (TrackSupport) result.Support = h;
+        result.SparseCodes = true;
+    }
+
+    /// <summary>Stores the non-zeros of <paramref name="f"/> in <c>ws</c>'s sparse code when there are at most
+    /// <see cref="SparseEntryBudget"/> of them; null (dense path) otherwise.</summary>
+    protected SparseRows? TryCompressCodes(HostMatrix f, Workspace ws)
+    {
+        long budget = SparseEntryBudget(f.Rows);
+        if (budget <= 0) return null;
+        var codes = ws.Codes(f.Rows, DSae, budget);
+        return codes.TryCompress(f, budget) ? codes : null;
     }
 
     /// <summary>The residual the auxiliary losses reconstruct, <c>e = x − x̂</c>, computed from the detached parameters.</summary>
@@ -293,6 +401,31 @@ public abstract class SaeObjective
         public HostMatrix G { get; } = new(rows, dIn);
         public HostMatrix Residual { get; } = new(rows, dIn);
         public double[] ColumnSum { get; } = new double[dSae];
+
+        /// <summary>True while the current pass runs on the sparse path (auxiliary terms then add their ∂L/∂pre to
+        /// <see cref="SparseDPre"/> instead of <see cref="DF"/>).</summary>
+        public bool SparseActive { get; set; }
+
+        /// <summary>b_enc of the last <see cref="Encode"/> (for a selection that adds it itself), or null.</summary>
+        public float[]? EncoderBias { get; set; }
+
+        /// <summary>∂L/∂pre on the sparse path, as parts (a pattern and its values) that add up.</summary>
+        public List<(SparseRows Pattern, float[] Values)> SparseDPre { get; } = [];
+
+        private SparseRows? _codes;
+        private float[]? _codeGrad;
+
+        /// <summary>The sparse code buffer, grown to hold <paramref name="capacity"/> entries.</summary>
+        public SparseRows Codes(int rows, int cols, long capacity)
+        {
+            if (_codes is null || _codes.MaxRows < rows || _codes.Cols != cols || _codes.Capacity < capacity)
+                _codes = new SparseRows(rows, cols, (int)Math.Min(int.MaxValue, capacity));
+            return _codes;
+        }
+
+        /// <summary>A per-entry buffer matching <see cref="Codes"/> (∂L/∂f at the stored entries).</summary>
+        public float[] CodeGrad(SparseRows codes) =>
+            _codeGrad is { } g && g.Length >= codes.Capacity ? g : (_codeGrad = new float[codes.Capacity]);
 
         private readonly Dictionary<string, HostMatrix> _extra = [];
 

@@ -30,18 +30,57 @@ public abstract class SelectionObjective(TrainingOptions options, int dIn, Compu
         var ones = new float[dead.Length];
         Array.Fill(ones, 1f);
         ulong support = result.Support;
-        double loss = AuxiliaryReconstruction.Evaluate(Backend, ws.Pre, dead, ones, KAux, Options.AuxKCoefficient, e, live, grads, grads is null ? null : ws.DF, ref support);
+        var (dense, sparse) = AuxiliaryTarget(grads, ws);
+        double loss = AuxiliaryReconstruction.Evaluate(Backend, ws.Pre, dead, ones, KAux, Options.AuxKCoefficient, e, live, grads, dense, ref support, sparse);
         result.Support = support;
         return loss;
     }
+
+    /// <summary>
+    /// The selection as a sparse code (stored entries in ascending column order, values after ReLU), or null for the
+    /// dense path. By default: the dense <see cref="Select"/>, then the non-zeros are stored when they fit the budget
+    /// (the budget is about k/F of the batch by construction of every selection). Returning null leaves the dense
+    /// selection in <c>ws.F</c> (the selection has side effects and runs once per pass).
+    /// </summary>
+    protected virtual SparseRows? SelectSparse(Workspace ws, ObjectiveState state, StepResult result)
+    {
+        ws.Pre.Span.CopyTo(ws.F.Span);
+        Select(ws, state, result);
+        return TryCompressCodes(ws.F, ws);
+    }
+
+    /// <summary>True when <see cref="SelectSparse"/> adds b_enc to <c>ws.Pre</c> itself (then <see cref="SaeObjective.Encode"/> does not).</summary>
+    protected virtual bool FusesEncoderBias => false;
+
+    /// <summary>Whether the sparse path is worth trying this step (Auto: when k/F is at most <see cref="SaeObjective.SparseMaxDensity"/>).</summary>
+    protected bool TrySparse => CodePath == CodePath.Sparse || (CodePath == CodePath.Auto && K <= DSae * SparseMaxDensity);
+
+    /// <summary>Where the auxiliary terms add their ∂L/∂pre: the dense <c>ws.DF</c>, or the sparse parts.</summary>
+    protected static (HostMatrix? Dense, List<(SparseRows, float[])>? Sparse) AuxiliaryTarget(ParameterSet? grads, Workspace ws) =>
+        grads is null ? (null, null) : ws.SparseActive ? (null, ws.SparseDPre) : (ws.DF, null);
 
     protected override void Forward(HostMatrix x, ParameterSet live, ParameterSet detached, ObjectiveState state,
         ParameterSet? grads, Workspace ws, StepResult result)
     {
         int b = x.Rows;
-        Encode(x, live, ws);
-        ws.Pre.Span.CopyTo(ws.F.Span);
-        Select(ws, state, result);
+        bool trySparse = TrySparse;
+        // A selection that adds b_enc itself, row by row as it selects, saves a sweep over the [B, F] pre-activations.
+        Encode(x, live, ws, addBias: !(trySparse && FusesEncoderBias));
+        if (trySparse)
+        {
+            var sparse = SelectSparse(ws, state, result);
+            if (sparse is not null)
+            {
+                ForwardSparse(x, live, detached, state, grads, ws, result, sparse);
+                return;
+            }
+            // Not sparse enough this step: the dense selection, already in ws.F, takes over.
+        }
+        else
+        {
+            ws.Pre.Span.CopyTo(ws.F.Span);
+            Select(ws, state, result);
+        }
         CountCodes(ws.F, result);
         double recon = ReconstructAndBackward(x, live, grads, ws, result);
         double aux = Auxiliary(x, live, detached, state, grads, ws, result);
@@ -60,6 +99,35 @@ public abstract class SelectionObjective(TrainingOptions options, int dIn, Compu
         {
             BackwardDecoder(ws.F, live, grads, ws);
             MaskByActive(ws.DF, ws.F);
+        }
+        return sse / x.Rows;
+    }
+
+    private void ForwardSparse(HostMatrix x, ParameterSet live, ParameterSet detached, ObjectiveState state,
+        ParameterSet? grads, Workspace ws, StepResult result, SparseRows codes)
+    {
+        CountCodesSparse(codes, result);
+        var df = ws.CodeGrad(codes);
+        double recon = ReconstructAndBackwardSparse(x, live, grads, ws, result, codes, df);
+        ws.SparseActive = true;
+        if (grads is not null) ws.SparseDPre.Add((codes, df));
+        double aux = Auxiliary(x, live, detached, state, grads, ws, result);
+        result.Reconstruction = recon;
+        result.Auxiliary = aux;
+        result.Loss = recon + aux;
+        if (grads is not null) BackwardEncoderSparse(ws.SparseDPre, live, grads, ws);
+    }
+
+    /// <summary>Sparse <see cref="ReconstructAndBackward"/>: ∂L/∂pre at the stored entries (masked to the selection) in <paramref name="df"/>.</summary>
+    protected virtual double ReconstructAndBackwardSparse(HostMatrix x, ParameterSet live, ParameterSet? grads, Workspace ws, StepResult result,
+        SparseRows codes, float[] df)
+    {
+        double sse = ReconstructSparse(codes, x, live, ws);
+        result.SquaredErrorSum = sse;
+        if (grads is not null)
+        {
+            BackwardDecoderSparse(codes, live, grads, ws, df);
+            MaskByActive(df, codes);
         }
         return sse / x.Rows;
     }
@@ -91,6 +159,39 @@ public sealed class TopKObjective(TrainingOptions options, int dIn, ComputeBacke
     {
         Backend.Selection.KeepRowTopK(ws.F, K);
         Backend.Activations.Relu(ws.F);
+    }
+
+    /// <summary>The k largest pre-activations of each row straight into the sparse code (ReLU on the kept values); the
+    /// dense code is never formed.</summary>
+    protected override bool FusesEncoderBias => true;
+
+    protected override SparseRows? SelectSparse(Workspace ws, ObjectiveState state, StepResult result)
+    {
+        int b = ws.Rows, k = K;
+        var bias = ws.EncoderBias!;
+        var pre = ws.Pre;
+        if (k >= DSae)
+        {
+            RowOps.AddRowVector(pre.Span, DSae, bias);
+            return base.SelectSparse(ws, state, result);
+        }
+        var codes = ws.Codes(b, DSae, (long)b * k);
+        codes.UseFixedRows(b, k);
+        int chunks = b >= 64 && Environment.ProcessorCount > 1 ? Math.Min(b, Environment.ProcessorCount * 4) : 1;
+        Parallel.For(0, chunks, c =>
+        {
+            int r0 = (int)((long)b * c / chunks), r1 = (int)((long)b * (c + 1) / chunks);
+            for (int r = r0; r < r1; r++)
+            {
+                var idx = codes.Index.AsSpan(r * k, k);
+                var val = codes.Value.AsSpan(r * k, k);
+                var row = pre.Row(r);
+                System.Numerics.Tensors.TensorPrimitives.Add(row, bias, row);
+                Selection.TopK(row, k, idx, val);
+                for (int i = 0; i < k; i++) if (val[i] < 0f) val[i] = 0f; // ReLU
+            }
+        });
+        return codes;
     }
 }
 
@@ -126,7 +227,8 @@ public sealed class MutualChoiceObjective(TrainingOptions options, int dIn, Comp
     {
         var e = DetachedResidual(x, live, detached, state, ws);
         ulong support = result.Support;
-        double loss = AuxZipf.Evaluate(Backend, ws.Pre, state, Options, KAux, e, live, grads, grads is null ? null : ws.DF, ref support);
+        var (dense, sparse) = AuxiliaryTarget(grads, ws);
+        double loss = AuxZipf.Evaluate(Backend, ws.Pre, state, Options, KAux, e, live, grads, dense, ref support, sparse);
         result.Support = support;
         return loss;
     }
@@ -203,6 +305,50 @@ public sealed class MatryoshkaObjective : BatchTopKObjective
                 ScatterColumns(dPack, start, ws.DF);
             }
             MaskByActive(ws.DF, ws.F);
+        }
+        return total / groups;
+    }
+
+    /// <summary>The same as <see cref="ReconstructAndBackward"/> over the stored entries: group g is the column range
+    /// [m_{g−1}, m_g) of the sparse code.</summary>
+    protected override double ReconstructAndBackwardSparse(HostMatrix x, ParameterSet live, ParameterSet? grads, Workspace ws, StepResult result,
+        SparseRows codes, float[] df)
+    {
+        int b = x.Rows, groups = Prefixes.Length;
+        var wDec = live[ParameterSet.WDec];
+        var bDec = live.Vector(ParameterSet.BDec);
+        double total = 0;
+        var residualGrads = new HostMatrix[groups];
+        HostMatrix? previous = null;
+        for (int g = 0; g < groups; g++)
+        {
+            int start = g == 0 ? 0 : Prefixes[g - 1];
+            var xHat = ws.Extra("xhat" + g, b, DIn);
+            if (previous is null)
+            {
+                for (int r = 0; r < b; r++) bDec.CopyTo(xHat.Row(r));
+            }
+            else previous.Span.CopyTo(xHat.Span);
+            SparseCodeOps.AddDecode(codes, null, wDec, xHat, start, Prefixes[g]);
+            var rg = residualGrads[g] = ws.Extra("r" + g, b, DIn);
+            double sse = ResidualGradient(xHat, x, rg, 2.0 / (b * (double)groups));
+            total += sse / b;
+            if (g == groups - 1) result.SquaredErrorSum = sse;
+            previous = xHat;
+        }
+        if (grads is not null)
+        {
+            for (int g = groups - 2; g >= 0; g--)
+                System.Numerics.Tensors.TensorPrimitives.Add(residualGrads[g].Span, residualGrads[g + 1].Span, residualGrads[g].Span);
+            var gDec = grads[ParameterSet.WDec];
+            AddColumnSums(residualGrads[0], grads.Vector(ParameterSet.BDec));
+            for (int g = 0; g < groups; g++)
+            {
+                int start = g == 0 ? 0 : Prefixes[g - 1];
+                SparseCodeOps.AddTransposedProduct(codes, null, residualGrads[g], gDec, colStart: start, colEnd: Prefixes[g]);
+                SparseCodeOps.SampledDots(codes, residualGrads[g], wDec, df, start, Prefixes[g]);
+            }
+            MaskByActive(df, codes);
         }
         return total / groups;
     }
@@ -318,7 +464,8 @@ public sealed class FeatureChoiceObjective : SelectionObjective
     {
         var e = DetachedResidual(x, live, detached, state, ws);
         ulong support = result.Support;
-        double loss = AuxZipf.Evaluate(Backend, ws.Pre, state, Options, KAux, e, live, grads, grads is null ? null : ws.DF, ref support);
+        var (dense, sparse) = AuxiliaryTarget(grads, ws);
+        double loss = AuxZipf.Evaluate(Backend, ws.Pre, state, Options, KAux, e, live, grads, dense, ref support, sparse);
         result.Support = support;
         return loss;
     }

@@ -35,4 +35,7 @@ public sealed class StepResult
     /// <summary>A hash of every discrete choice the pass made (which codes are active, which were selected for
     /// the auxiliary loss); only computed when asked (finite-difference tests use it to skip kink crossings).</summary>
     public ulong Support { get; set; }
+
+    /// <summary>True when the pass ran on the sparse-code path (<see cref="CodePath"/>).</summary>
+    public bool SparseCodes { get; set; }
 }

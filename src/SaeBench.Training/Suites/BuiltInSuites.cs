@@ -10,7 +10,7 @@ namespace SaeBench.Training.Suites;
 /// </summary>
 public static class BuiltInSuites
 {
-    public static IReadOnlyList<string> Names { get; } = ["quick", "default"];
+    public static IReadOnlyList<string> Names { get; } = ["quick", "default", "paper"];
 
     /// <summary>
     /// Per-trainer settings tuned on the default model. relu: 4× the learning rate, λ warmed up over 30 % of the steps
@@ -47,6 +47,63 @@ public static class BuiltInSuites
         Overrides = TunedOverrides,
     };
 
+    /// <summary>Training length of the <c>paper</c> suite: 3000 steps × 256 = 768k tokens (about 13 passes over the default
+    /// model's 60k training images). At width 4096 and L0 16 that is ~3000 firings per latent on average, far past the few
+    /// hundred steps in which a wide SAE's dead-latent count and reconstruction still move quickly (the quick suite trains
+    /// 2000 steps at width 256 only).</summary>
+    public const int PaperSteps = 3000;
+
+    /// <summary>The widths of the MDL sweep (narrow to wide on the 128-d default hook).</summary>
+    public static IReadOnlyList<int> PaperMdlWidths { get; } = [64, 128, 256, 512, 1024, 2048, 4096];
+
+    /// <summary>
+    /// <c>paper</c>: what <c>saebench paper</c> needs to test the three papers' headline claims (README: `saebench paper`), as parts
+    /// rather than one full grid: (a) Matryoshka vs BatchTopK at widths 256/1024/4096, 3 seeds, with TopK, ReLU and JumpReLU
+    /// at one seed for context; (b) TopK, Feature Choice and Mutual Choice at width 1024, 3 seeds, and the two choice SAEs
+    /// again without <c>aux_zipf_loss</c> (variant <c>no_aux_zipf</c>); (c) TopK at every width of
+    /// <see cref="PaperMdlWidths"/> × L0 8 and 32 for the MDL curve. 55 SAEs plus the baselines.
+    /// </summary>
+    public static SuiteDefinition Paper { get; } = PaperSuite();
+
+    private static SuiteDefinition PaperSuite()
+    {
+        SuiteDefinition Part(string name, string[] archs, int[] widths, double[] targets, int[] seeds, string? variant = null,
+            Func<TrainingOptions, TrainingOptions>? change = null)
+        {
+            var overrides = new Dictionary<string, Func<TrainingOptions, TrainingOptions>>(TunedOverrides);
+            if (change is not null) overrides["all"] = change;
+            return new SuiteDefinition
+            {
+                Name = name, Architectures = archs, Widths = widths, TargetL0s = targets, Seeds = seeds, Steps = PaperSteps,
+                BatchSize = 256, LearningRate = 2e-3, Overrides = overrides, Variant = variant,
+            };
+        }
+        int[] threeSeeds = [0, 1, 2];
+        var parts = new[]
+        {
+            Part("matryoshka", ["matryoshka_batchtopk", "batchtopk"], [256, 1024, 4096], [16], threeSeeds),
+            Part("context", ["topk", "relu", "jumprelu"], [256, 1024, 4096], [16], [0]),
+            Part("choice", ["topk", "feature_choice", "mutual_choice"], [1024], [16], threeSeeds),
+            Part("choice-no-aux-zipf", ["feature_choice", "mutual_choice"], [1024], [16], threeSeeds, "no_aux_zipf",
+                o => o with { AuxZipf = o.AuxZipf with { Coefficient = 0 } }),
+            Part("mdl", ["topk"], [.. PaperMdlWidths], [8, 32], [0]),
+        };
+        return new SuiteDefinition
+        {
+            Name = "paper",
+            Architectures = parts.SelectMany(p => p.Architectures).Distinct().ToList(),
+            Widths = parts.SelectMany(p => p.Widths).Distinct().Order().ToList(),
+            TargetL0s = parts.SelectMany(p => p.TargetL0s).Distinct().Order().ToList(),
+            Seeds = threeSeeds,
+            Steps = PaperSteps,
+            BatchSize = 256,
+            LearningRate = 2e-3,
+            Baselines = [BaselineSaes.Pca, BaselineSaes.Identity],
+            Overrides = TunedOverrides,
+            Parts = parts,
+        };
+    }
+
     /// <summary>A built-in suite by name; unknown names throw, listing the valid ones.</summary>
     public static SuiteDefinition Get(string name) => TryGet(name)
         ?? throw new ArgumentException($"suite: unknown built-in suite '{name}'. Valid: {string.Join(", ", Names)}, or a path to a suite YAML file.");
@@ -55,6 +112,7 @@ public static class BuiltInSuites
     {
         "quick" => Quick,
         "default" => Default,
+        "paper" => Paper,
         _ => null,
     };
 }

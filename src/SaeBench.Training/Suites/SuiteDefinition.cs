@@ -13,6 +13,9 @@ namespace SaeBench.Training.Suites;
 /// </summary>
 public sealed record SuiteMember(string Id, TrainingOptions Options)
 {
+    /// <summary>The variant of its architecture this member trains (e.g. <c>no_aux_zipf</c>), tagged <c>variant</c>; null for the plain one.</summary>
+    public string? Variant { get; init; }
+
     /// <summary>The baseline kind (<see cref="BaselineSaes.Kinds"/>), or null for a trained SAE.</summary>
     public string? Baseline { get; init; }
 
@@ -26,6 +29,7 @@ public sealed record SuiteMember(string Id, TrainingOptions Options)
             ["seed"] = Options.Seed.ToString(CultureInfo.InvariantCulture),
         };
         if (Baseline is null) tags["target_l0"] = Options.TargetL0.ToString(CultureInfo.InvariantCulture);
+        if (Variant is not null) tags["variant"] = Variant;
         return tags;
     }
 
@@ -76,10 +80,39 @@ public sealed record SuiteDefinition
     public IReadOnlyDictionary<string, Func<TrainingOptions, TrainingOptions>> Overrides { get; init; } =
         new Dictionary<string, Func<TrainingOptions, TrainingOptions>>();
 
-    /// <summary>The members, in a stable order (architecture, width, target, seed).</summary>
+    /// <summary>
+    /// Grids trained instead of this suite's own grid (its <see cref="Architectures"/> × <see cref="Widths"/> × … are then
+    /// only a summary): each part brings its own architectures, widths, targets, seeds, steps and overrides, and may be a
+    /// <see cref="Variant"/>. A member that two parts both list (same id and options) is trained once. The <c>paper</c>
+    /// suite is built this way: a full grid of every architecture × width × seed would be several times the work.
+    /// </summary>
+    public IReadOnlyList<SuiteDefinition> Parts { get; init; } = [];
+
+    /// <summary>For a part: the variant its members train (ids get <c>-NAME</c> appended, tag <c>variant: NAME</c>).</summary>
+    public string? Variant { get; init; }
+
+    /// <summary>The members, in a stable order (architecture, width, target, seed; parts in order).</summary>
     public IReadOnlyList<SuiteMember> Members()
     {
         var members = new List<SuiteMember>();
+        if (Parts.Count > 0)
+        {
+            var byId = new Dictionary<string, SuiteMember>(StringComparer.Ordinal);
+            foreach (var part in Parts)
+                foreach (var m in part.Members())
+                {
+                    if (m.Baseline is not null) continue;
+                    if (byId.TryGetValue(m.Id, out var seen))
+                    {
+                        if (seen.Options != m.Options) throw new ArgumentException($"suite {Name}: member {m.Id} appears in two parts with different options.");
+                        continue;
+                    }
+                    byId[m.Id] = m;
+                    members.Add(m);
+                }
+            AddBaselines(members);
+            return members;
+        }
         foreach (var arch in Architectures)
         foreach (var width in Widths)
         foreach (var target in TargetL0s)
@@ -97,9 +130,15 @@ public sealed record SuiteDefinition
             };
             if (Overrides.TryGetValue("all", out var all)) o = all(o);
             if (Overrides.TryGetValue(arch, out var own)) o = own(o);
-            string id = string.Create(CultureInfo.InvariantCulture, $"{arch}-w{width}-l0_{target}-s{seed}");
-            members.Add(new SuiteMember(id, o));
+            string id = string.Create(CultureInfo.InvariantCulture, $"{arch}-w{width}-l0_{target}-s{seed}") + (Variant is null ? "" : "-" + Variant);
+            members.Add(new SuiteMember(id, o) { Variant = Variant });
         }
+        AddBaselines(members);
+        return members;
+    }
+
+    private void AddBaselines(List<SuiteMember> members)
+    {
         foreach (var kind in Baselines)
         {
             int width = kind == BaselineSaes.Pca ? PcaComponents ?? 0 : 0;
@@ -107,7 +146,6 @@ public sealed record SuiteDefinition
             var o = new TrainingOptions { Architecture = kind, Width = width, TargetL0 = 0, Steps = 0 };
             members.Add(new SuiteMember(id, o) { Baseline = kind });
         }
-        return members;
     }
 
     /// <summary>Reads a suite file; errors name the file and the field.</summary>

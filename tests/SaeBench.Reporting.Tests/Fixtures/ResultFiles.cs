@@ -7,7 +7,7 @@ namespace SaeBench.Reporting.Tests.Fixtures;
 public sealed record M(string Category, string Name, string DisplayName, string? Unit, bool? HigherIsBetter, double? Value);
 
 /// <summary>A checkpoint of a fixture run.</summary>
-public sealed record Ckpt(string Id, string Architecture, int Width, int? TargetL0 = null, int? Seed = null);
+public sealed record Ckpt(string Id, string Architecture, int Width, int? TargetL0 = null, int? Seed = null, string? Variant = null);
 
 /// <summary>Writes result files exactly in the shape docs/RESULT_FILES.md pins, so the reader is tested
 /// against the contract and not against itself.</summary>
@@ -28,6 +28,7 @@ public static class ResultFiles
         var tags = new JsonObject { ["architecture"] = c.Architecture, ["width"] = c.Width.ToString(System.Globalization.CultureInfo.InvariantCulture) };
         if (c.TargetL0 is { } t) tags["target_l0"] = t.ToString(System.Globalization.CultureInfo.InvariantCulture);
         if (c.Seed is { } seed) tags["seed"] = seed.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (c.Variant is { } variant) tags["variant"] = variant;
         var o = new JsonObject
         {
             ["eval_type_id"] = evalTypeId,
@@ -87,6 +88,7 @@ public static class ResultFiles
     public static M Autointerp(double v) => new("autointerp", "autointerp_score", "Autointerp score", "fraction", true, v);
     public static M DescriptionLength(double v) => new("mdl", "description_length_bits", "Description length", "bits/token", false, v);
     public static M Fvu(double v) => new("mdl", "fvu", "FVU", "fraction", false, v);
+    public static M FracDead(double v) => new("misc_metrics", "frac_dead", "Fraction of latents dead", "fraction", false, v);
     public static M Scr(int n, double? v) => new("scr_metrics", $"scr_metric_threshold_{n}", $"SCR metric (top {n} latents)", "ratio", true, v);
     public static M Tpp(int n, double? v) => new("tpp_metrics", $"tpp_threshold_{n}_total_metric", $"TPP metric (top {n} latents)", "accuracy", true, v);
     public static M MetaFve(double v) => new("meta_structure", "decoder_fraction_variance_explained", "Decoder variance explained by a meta-SAE", "fraction", true, v);

@@ -9,37 +9,47 @@ namespace SaeBench.Training.Tests.Objectives;
 /// at the base point). Elements whose ±h perturbation changes a discrete choice (which codes are active, which are
 /// selected) are skipped, and the test requires that almost all elements were checked.
 /// </summary>
-public sealed class GradientTests
+public sealed class GradientTests(Xunit.Abstractions.ITestOutputHelper output)
 {
-    public static TheoryData<string, string> Cases() => new()
+    private static readonly (string Architecture, string Capacity)[] Architectures =
+    [
+        ("relu", ""), ("p_anneal", ""), ("topk", ""), ("batchtopk", ""), ("jumprelu", ""), ("gated", ""),
+        ("matryoshka_batchtopk", ""), ("mutual_choice", ""), ("feature_choice", "uniform"), ("feature_choice", "zipf"),
+    ];
+
+    /// <summary>Architectures without a sparse-code path (gated's two encoder paths stay dense).</summary>
+    private static readonly HashSet<string> DenseOnly = ["gated"];
+
+    /// <summary>Every architecture on the dense path and on the sparse-code path (forced: the problems are too small
+    /// for <see cref="CodePath.Auto"/> to choose it).</summary>
+    public static TheoryData<string, string, CodePath> Cases()
     {
-        { "relu", "" },
-        { "p_anneal", "" },
-        { "topk", "" },
-        { "batchtopk", "" },
-        { "jumprelu", "" },
-        { "gated", "" },
-        { "matryoshka_batchtopk", "" },
-        { "mutual_choice", "" },
-        { "feature_choice", "uniform" },
-        { "feature_choice", "zipf" },
-    };
+        var data = new TheoryData<string, string, CodePath>();
+        foreach (var (a, c) in Architectures)
+        {
+            data.Add(a, c, CodePath.Dense);
+            if (!DenseOnly.Contains(a)) data.Add(a, c, CodePath.Sparse);
+        }
+        return data;
+    }
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Gradient_matches_central_differences(string architecture, string capacity)
+    public void Gradient_matches_central_differences(string architecture, string capacity, CodePath path)
     {
         var options = Some.Options(architecture, o => capacity == "" ? o : o with { Capacity = capacity });
-        for (ulong seed = 1; seed <= 3; seed++) Check(options, seed);
+        for (ulong seed = 1; seed <= 3; seed++) Check(options, seed, path);
     }
 
-    private static void Check(TrainingOptions options, ulong seed)
+    private static void Check(TrainingOptions options, ulong seed, CodePath path)
     {
         var (objective, p, state, x) = Some.Problem(options, seed);
         objective.TrackSupport = true;
+        objective.CodePath = path;
         var grads = p.ZerosLike();
         var baseResult = objective.Evaluate(x, p, p, state, grads);
         Assert.True(double.IsFinite(baseResult.Loss));
+        Assert.True(baseResult.SparseCodes == (path == CodePath.Sparse), $"{options.Architecture}: sparse path taken = {baseResult.SparseCodes}, asked {path}.");
         var detached = p.Clone();
 
         foreach (var (name, tensor) in p.Tensors)
@@ -72,6 +82,65 @@ public sealed class GradientTests
             Assert.True(checkedCount >= 0.8 * tensor.Length, $"{options.Architecture}: only {checkedCount}/{tensor.Length} elements of {name} away from kinks.");
             Assert.True(nonZero > 0, $"{options.Architecture}: the gradient of {name} is zero everywhere, so the check proves nothing.");
         }
+    }
+
+    /// <summary>
+    /// The sparse path computes the same loss and gradient as the dense GEMMs on a problem of a realistic shape (codes
+    /// a few percent dense, some latents dead so the auxiliary terms run): only the summation order differs.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(SparseArchitectures))]
+    public void Sparse_path_matches_the_dense_path(string architecture, string capacity)
+    {
+        const int dIn = 48, width = 512, batch = 96;
+        var options = Some.Options(architecture, o => (capacity == "" ? o : o with { Capacity = capacity }) with
+        {
+            Width = width, TargetL0 = 12, AuxK = 24, MatryoshkaPrefixes = [32, 128, 512], JumpReluBandwidth = 0.05,
+        });
+        var results = new List<(StepResult R, ParameterSet G)>();
+        foreach (var path in new[] { CodePath.Dense, CodePath.Sparse })
+        {
+            var (objective, p, state, x) = Some.Problem(options, seed: 5, dIn, batch);
+            // Penalty codes: shift the pre-activations (std ≈ 3.6 here) so that about 3 % fire.
+            if (architecture is "relu" or "p_anneal")
+                foreach (ref var v in p.Vector(ParameterSet.BEnc)) v -= 7f;
+            if (architecture == "jumprelu")
+                foreach (ref var v in p.Vector(ParameterSet.LogThreshold)) v = MathF.Log(7f) + 0.1f * v;
+            objective.CodePath = path;
+            var grads = p.ZerosLike();
+            var r = objective.Evaluate(x, p, p, state, grads);
+            Assert.Equal(path == CodePath.Sparse, r.SparseCodes);
+            results.Add((r, grads));
+        }
+        var (dense, sparse) = (results[0], results[1]);
+        Assert.Equal(dense.R.L0, sparse.R.L0);
+        Assert.Equal(dense.R.FiresPerLatent, sparse.R.FiresPerLatent);
+        Assert.True(dense.R.L0 > 0 && dense.R.L0 < 0.25 * width, $"L0 {dense.R.L0}: the problem should be sparse but not empty");
+        Assert.True(Math.Abs(dense.R.Loss - sparse.R.Loss) <= 1e-5 * Math.Abs(dense.R.Loss), $"loss {dense.R.Loss} vs {sparse.R.Loss}");
+        output.WriteLine($"{architecture}: loss dense {dense.R.Loss:R}, sparse {sparse.R.Loss:R}");
+        if (architecture is not ("relu" or "p_anneal" or "jumprelu"))
+            Assert.True(dense.R.Auxiliary > 0, "the auxiliary term should be active");
+        foreach (var (name, g) in dense.G.Tensors)
+        {
+            var a = g.Span;
+            var b = sparse.G[name].Span;
+            double scale = 0, diff = 0;
+            for (int i = 0; i < a.Length; i++)
+            {
+                scale = Math.Max(scale, Math.Abs(a[i]));
+                diff = Math.Max(diff, Math.Abs(a[i] - b[i]));
+            }
+            Assert.True(scale > 0, $"{name}: zero gradient");
+            output.WriteLine($"{architecture} ∂L/∂{name}: max |dense − sparse| = {diff:G3}, max |dense| = {scale:G3} (relative {diff / scale:G3})");
+            Assert.True(diff <= 1e-5 * scale, $"{architecture}: ∂L/∂{name} differs by {diff:G3} (largest element {scale:G3}).");
+        }
+    }
+
+    public static TheoryData<string, string> SparseArchitectures()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (var (a, c) in Architectures) if (!DenseOnly.Contains(a)) data.Add(a, c);
+        return data;
     }
 
     [Fact]
