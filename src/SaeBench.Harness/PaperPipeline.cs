@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using System.Globalization;
 using SaeBench.Core.Configuration;
 using SaeBench.Core.Results;
@@ -27,11 +28,15 @@ public sealed class PaperPipeline(HarnessEnvironment environment)
     public static IReadOnlyList<string> Evaluators { get; } = ["core", "absorption_first_letter", "absorption_hierarchy", "mdl"];
 
     /// <summary>A run configuration for the paper: the given one with the paper suite, the claims' evaluators and the output.</summary>
-    public static RunConfig Configure(RunConfig config, string outputDirectory, string suite = "paper") => config with
+    /// <summary>The run of the paper suite. <paramref name="mdlFvuTarget"/> is the MDL evaluator's common distortion target
+    /// as well as the one the findings use, so the two never disagree.</summary>
+    public static RunConfig Configure(RunConfig config, string outputDirectory, string suite = "paper",
+        double mdlFvuTarget = MdlSelection.DefaultFvuTarget) => config with
     {
         Suite = suite,
         Checkpoints = null,
-        Evaluators = Evaluators.Select(id => new EvaluatorRequest(id, [])).ToList(),
+        Evaluators = Evaluators.Select(id => new EvaluatorRequest(id,
+            id == "mdl" ? new JsonObject { ["fvu_target"] = mdlFvuTarget } : [])).ToList(),
         Output = outputDirectory,
     };
 

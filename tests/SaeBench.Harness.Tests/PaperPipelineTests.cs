@@ -26,11 +26,13 @@ public sealed class PaperPipelineTests : IDisposable
             architectures: [topk, batchtopk, matryoshka_batchtopk, feature_choice, mutual_choice]
             widths: [16, 32, 64]
             target_l0: [4]
-            steps: 30
+            steps: 100
             batch_size: 64
             """);
-        var cfg = PaperPipeline.Configure(RunConfig.Default(_dir.Path) with { Model = "synthetic" }, _dir.File("out"), _dir.File("tiny.yaml"));
-        var outcome = new PaperPipeline(env).Run(new RunRequest(cfg) { RenderImages = false });
+        // 100 steps leave FVU far above the default 0.1, where the MDL evaluator excludes every SAE: a loose common target.
+        const double target = 0.99;
+        var cfg = PaperPipeline.Configure(RunConfig.Default(_dir.Path) with { Model = "synthetic" }, _dir.File("out"), _dir.File("tiny.yaml"), target);
+        var outcome = new PaperPipeline(env).Run(new RunRequest(cfg) { RenderImages = false }, target);
 
         Assert.True(outcome.Run.Manifest.Succeeded, string.Join("; ", outcome.Run.Manifest.Failed.Select(f => f.Error)));
         var md = File.ReadAllText(Path.Combine(_dir.File("out"), PaperPipeline.FindingsFile));
@@ -39,12 +41,12 @@ public sealed class PaperPipelineTests : IDisposable
         Assert.Contains("Wall time of this `saebench paper` run", md);
 
         // Verdicts from the files alone, read again: the same as the run's, and each one in the summary table.
-        var again = PaperFindingsBuilder.Build(ResultReader.Load(_dir.File("out")));
+        var again = PaperFindingsBuilder.Build(ResultReader.Load(_dir.File("out")), target);
         Assert.Equal(outcome.Findings.Claims.Select(c => c.Verdict), again.Claims.Select(c => c.Verdict));
         foreach (var c in again.Claims) Assert.Contains($"| ({c.Id}) {c.Title} | **{PaperFindingsBuilder.VerdictText(c.Verdict)}** |", md);
 
         // topk at three widths of one target: the MDL curve is drawn (spec only: images off), and linked.
-        Assert.True(File.Exists(Path.Combine(_dir.File("out"), "figures", "paper_mdl.vl.json")));
+        Assert.True(File.Exists(Path.Combine(_dir.File("out"), "figures", "paper_mdl.vl.json")), md);
         Assert.Contains("](figures/paper_mdl.vl.json)", md);
         // (b) has its topk / feature_choice / mutual_choice rows with numbers.
         var b = again.Claims.Single(c => c.Id == "b");

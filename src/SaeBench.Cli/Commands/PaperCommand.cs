@@ -27,13 +27,13 @@ public static class PaperCommand
         command.SetAction((parse, cancellation) => Task.Run(() =>
         {
             double target = parse.GetValue(fvu);
-            if (!(target > 0) || double.IsInfinity(target)) throw new UserInputException($"--mdl-fvu-target: {target} must be a positive number.");
+            if (!(target > 0 && target < 1)) throw new UserInputException($"--mdl-fvu-target: {target} must be in (0, 1).");
             var cfg = RunConfig.Default(context.WorkingDirectory);
             if (parse.GetValue(model) is { } m) cfg = cfg with { Model = m };
             if (parse.GetValue(backend) is { } b) cfg = cfg with { Backend = b };
             string suiteName = parse.GetValue(suite)!;
             if (Training.Suites.BuiltInSuites.TryGet(suiteName) is null) suiteName = context.Harness.Resolve(suiteName);
-            cfg = PaperPipeline.Configure(cfg, context.Harness.Resolve(parse.GetValue(output)!), suiteName);
+            cfg = PaperPipeline.Configure(cfg, context.Harness.Resolve(parse.GetValue(output)!), suiteName, target);
             var request = new RunRequest(cfg) { RenderImages = !parse.GetValue(noImages) };
             var outcome = new PaperPipeline(context.Harness).Run(request, target,
                 new HarnessDisplays(new RunProgressDisplay(context), new TrainingProgressDisplay(context)), cancellation);
