@@ -53,7 +53,7 @@ public sealed record CoreOptions : EvaluatorOptions
 /// </summary>
 public sealed class CoreEvaluator : Evaluator<CoreOptions>
 {
-    public override EvaluatorInfo Info { get; } = new("core", "Core", "Reconstruction, sparsity, shrinkage, downstream loss and per-latent statistics.", Version: "3");
+    public override EvaluatorInfo Info { get; } = new("core", "Core", "Reconstruction, sparsity, shrinkage, downstream loss and per-latent statistics.", Version: "4");
 
     protected override IEvaluationJob Start(EvaluationContext context, CoreOptions options) => new Job(context, options);
 
@@ -241,11 +241,12 @@ internal sealed class ExampleFiring(int latents)
         }
     }
 
-    /// <summary>Firings per example-with-a-firing; NaN for a latent that never fires (written as null).</summary>
+    /// <summary>Firings per example-with-a-firing; 0 for a latent that never fires (SAEBench's 0/0 is NaN, which JSON cannot
+    /// hold and its schema, a number, refuses; the latent's feature_density of 0 says it is dead).</summary>
     public double[] ConsistentActivationHeuristic(ReconstructionAccumulator recon)
     {
         var density = recon.Densities();
-        return density.Select((d, j) => _examples[j] == 0 ? double.NaN : d * recon.Tokens / _examples[j]).ToArray();
+        return density.Select((d, j) => _examples[j] == 0 ? 0 : d * recon.Tokens / _examples[j]).ToArray();
     }
 }
 

@@ -47,6 +47,25 @@ public class CoreEvaluatorTests
         Assert.Equal(1.0, r.Get("misc_metrics.frac_dead")!.Value);
     }
 
+    /// <summary>A latent that never fires has no examples to average over: SAEBench's 0/0 would be NaN, which its schema
+    /// (a number) refuses, so it is 0 — and its density of 0 says it is dead. A latent firing on every one-position example
+    /// fires once per example with a firing: 1.</summary>
+    [Fact]
+    public void A_dead_latent_has_a_consistent_activation_heuristic_of_zero_and_the_file_validates()
+    {
+        var wEnc = new HostMatrix(D, 2);
+        wEnc[0, 1] = 1;
+        var sae = new SaeBench.Core.Autoencoders.Sae("relu", new SaeParameters { WEnc = wEnc, BEnc = [-1e6f, 1e6f], WDec = wEnc.Transpose(), BDec = new float[D] });
+        var ev = new CoreEvaluator();
+        var options = ev.ParseOptions([]);
+        var context = new EvaluationContext(sae, "t", new Dictionary<string, string>(), _model, CpuBackend.Create(), 0, 64, TimeProvider.System);
+        var r = SingleJob.Run(ev, options, context);
+        Assert.Equal(0.0, r.Details[0]["feature_density"]!.GetValue<double>());
+        Assert.Equal(0.0, r.Details[0]["consistent_activation_heuristic"]!.GetValue<double>());
+        Assert.Equal(1.0, r.Details[1]["consistent_activation_heuristic"]!.GetValue<double>(), 9);
+        SaeBenchSchemas.AssertValid("core", SaeBench.Evals.Tests.Schemas.ResultFiles.Of(ev, options, r, context));
+    }
+
     [Fact]
     public void Details_have_one_row_per_latent_with_hand_checkable_geometry()
     {
