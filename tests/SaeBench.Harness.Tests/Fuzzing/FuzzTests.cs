@@ -13,6 +13,7 @@ namespace SaeBench.Harness.Tests.Fuzzing;
 /// <code>SAEBENCH_FUZZ_CASES=5000 dotnet test tests/SaeBench.Harness.Tests -c Release --filter "FullyQualifiedName~FuzzTests.Every_loader_survives_a_larger"</code>
 /// Failing cases are copied to <c>$TMPDIR/saebench-fuzz-failures/</c>.
 /// </summary>
+[Collection(FuzzCollection.Name)]
 public class FuzzTests(ITestOutputHelper output)
 {
     [Fact]

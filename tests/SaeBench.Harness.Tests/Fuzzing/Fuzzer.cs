@@ -66,7 +66,7 @@ public sealed record FuzzSettings(int CasesPerTarget, int Seed, TimeSpan Timeout
         int cases = Var("SAEBENCH_FUZZ_CASES") is { } c ? int.Parse(c, System.Globalization.CultureInfo.InvariantCulture) : defaultCases;
         int seed = Var("SAEBENCH_FUZZ_SEED") is { } s ? int.Parse(s, System.Globalization.CultureInfo.InvariantCulture) : defaultSeed;
         // A hang runs forever; 120 s only has to tell it from a slow case on a starved machine (the slowest of 14,000 cases
-        // took 4.5 s, but a 20 s bound flaked once in CI with three test hosts and a training run sharing 2 cores).
+        // took 4.5 s; a 20 s bound flaked in CI while heavy tests shared the process — FuzzCollection now runs it alone).
         double timeout = Var("SAEBENCH_FUZZ_TIMEOUT_S") is { } t ? double.Parse(t, System.Globalization.CultureInfo.InvariantCulture) : 120;
         var targets = Var("SAEBENCH_FUZZ_TARGETS")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
         return new FuzzSettings(cases, seed, TimeSpan.FromSeconds(timeout), 512L << 20, targets);
