@@ -119,16 +119,7 @@ public sealed class AbsorptionEvaluator : Evaluator<AbsorptionOptions>
             }
 
             var summary = AbsorptionMath.Summarise(qualifying, _options.MinParents);
-            var metrics = new List<MetricValue>
-            {
-                MetricValue.Of(AbsorptionMetrics.MeanAbsorptionFractionScore, summary.MeanAbsorptionFractionScore),
-                MetricValue.Of(AbsorptionMetrics.MeanFullAbsorptionScore, summary.MeanFullAbsorptionScore),
-                MetricValue.Of(AbsorptionMetrics.MeanNumSplitFeatures, summary.MeanNumSplitFeatures),
-                MetricValue.Of(AbsorptionMetrics.StdDevAbsorptionFractionScore, summary.StdDevAbsorptionFractionScore),
-                MetricValue.Of(AbsorptionMetrics.StdDevFullAbsorptionScore, summary.StdDevFullAbsorptionScore),
-                MetricValue.Of(AbsorptionMetrics.StdDevNumSplitFeatures, summary.StdDevNumSplitFeatures),
-                MetricValue.Of(AbsorptionMetrics.AbsorptionScore, summary.AbsorptionScore),
-            };
+            var metrics = AbsorptionMetrics.Of(summary);
             var unstructured = new JsonObject
             {
                 ["parents_considered"] = _parents.Count,
@@ -227,4 +218,16 @@ public static class AbsorptionMetrics
     public static readonly MetricDescriptor StdDevFullAbsorptionScore = D("std_dev_full_absorption_score", "Std. dev. of full-absorption rate", "fraction", null);
     public static readonly MetricDescriptor StdDevNumSplitFeatures = D("std_dev_num_split_features", "Std. dev. of feature-split size", "latents", null);
     public static readonly MetricDescriptor AbsorptionScore = D("absorption_score", "Absorption score (1 − mean fraction)", "fraction", true);
+
+    /// <summary>The metrics of a summary over parents (or letters), in SAEBench's order.</summary>
+    public static List<MetricValue> Of(AbsorptionSummary summary) =>
+    [
+        MetricValue.Of(MeanAbsorptionFractionScore, summary.MeanAbsorptionFractionScore),
+        MetricValue.Of(MeanFullAbsorptionScore, summary.MeanFullAbsorptionScore),
+        MetricValue.Of(MeanNumSplitFeatures, summary.MeanNumSplitFeatures),
+        MetricValue.Of(StdDevAbsorptionFractionScore, summary.StdDevAbsorptionFractionScore),
+        MetricValue.Of(StdDevFullAbsorptionScore, summary.StdDevFullAbsorptionScore),
+        MetricValue.Of(StdDevNumSplitFeatures, summary.StdDevNumSplitFeatures),
+        MetricValue.Of(AbsorptionScore, summary.AbsorptionScore),
+    ];
 }

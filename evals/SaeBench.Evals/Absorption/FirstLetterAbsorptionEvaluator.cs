@@ -178,16 +178,7 @@ public sealed class FirstLetterAbsorptionEvaluator : Evaluator<FirstLetterAbsorp
                     $"{summary.Parents} of 26 letters qualify, fewer than min_feats_for_eval {options.MinFeatsForEval}: {bestProbe}, " +
                     $"min_gt_probe_f1 is {options.MinGtProbeF1} — the activations at this hook do not carry first letters well enough to measure absorption");
             }
-            var metrics = new List<MetricValue>
-            {
-                MetricValue.Of(AbsorptionMetrics.MeanAbsorptionFractionScore, summary.MeanAbsorptionFractionScore),
-                MetricValue.Of(AbsorptionMetrics.MeanFullAbsorptionScore, summary.MeanFullAbsorptionScore),
-                MetricValue.Of(AbsorptionMetrics.MeanNumSplitFeatures, summary.MeanNumSplitFeatures),
-                MetricValue.Of(AbsorptionMetrics.StdDevAbsorptionFractionScore, summary.StdDevAbsorptionFractionScore),
-                MetricValue.Of(AbsorptionMetrics.StdDevFullAbsorptionScore, summary.StdDevFullAbsorptionScore),
-                MetricValue.Of(AbsorptionMetrics.StdDevNumSplitFeatures, summary.StdDevNumSplitFeatures),
-                MetricValue.Of(AbsorptionMetrics.AbsorptionScore, summary.AbsorptionScore),
-            };
+            var metrics = AbsorptionMetrics.Of(summary);
             var unstructured = new JsonObject
             {
                 ["alphabetic_tokens"] = vocabulary.Count,

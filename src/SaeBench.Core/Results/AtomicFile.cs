@@ -92,6 +92,7 @@ public static partial class AtomicFile
         int n = 0;
         try
         {
+            // AttributesToSkip = 0: temp names start with '.', which .NET treats as Hidden on Unix and skips by default.
             foreach (var f in Directory.EnumerateFiles(directory, ".*.tmp", new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true, AttributesToSkip = 0 }))
             {
                 try
