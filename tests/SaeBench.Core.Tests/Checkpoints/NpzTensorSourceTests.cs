@@ -158,4 +158,23 @@ public class NpzTensorSourceTests
         Assert.Contains("not a NumPy .npz archive", e.Message);
         Assert.Equal(path, e.File);
     }
+
+    /// <summary>ZipArchive reads its central directory lazily: an end record counting one entry more than the directory
+    /// holds throws from <c>Entries</c>, outside the guarded constructor (the torch zip reader had the same hole).</summary>
+    [Fact]
+    public void A_corrupted_zip_directory_is_refused_naming_the_file()
+    {
+        using var dir = new TempDirectory();
+        var bytes = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "Fixtures", "numpy", "savez", "params.npz"));
+        int end = bytes.Length - 22;
+        while (System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(end)) != 0x06054b50) end--;
+        foreach (int field in new[] { 8, 10 }) // entries on this disk, entries in all
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(end + field),
+                (ushort)(System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(end + field)) + 1));
+        string path = dir.File("params.npz");
+        File.WriteAllBytes(path, bytes);
+        var e = Assert.Throws<CheckpointFormatException>(() => NpzTensorSource.Open(path));
+        Assert.Equal(path, e.File);
+        Assert.Contains("the zip is corrupt", e.Message);
+    }
 }

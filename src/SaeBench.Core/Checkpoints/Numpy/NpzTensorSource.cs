@@ -62,6 +62,11 @@ public sealed class NpzTensorSource : ITensorSource, IDisposable
         {
             return new NpzTensorSource(path, zip, ReadIndex(path, zip, stream.Length, limits));
         }
+        catch (Exception e) when (ZipArchives.IsCorrupt(e))
+        {
+            zip.Dispose();
+            throw new CheckpointFormatException(path, null, $"the zip is corrupt ({e.Message})", e);
+        }
         catch
         {
             zip.Dispose();
@@ -98,7 +103,7 @@ public sealed class NpzTensorSource : ITensorSource, IDisposable
                 using var s = e.Open();
                 header = NpyHeader.Read(s, path, name, limits.MaxHeaderBytes);
             }
-            catch (InvalidDataException x)
+            catch (Exception x) when (ZipArchives.IsCorrupt(x))
             {
                 throw new CheckpointFormatException(path, name, $"zip entry '{e.FullName}' cannot be read ({x.Message})");
             }
@@ -154,7 +159,7 @@ public sealed class NpzTensorSource : ITensorSource, IDisposable
                 done += n;
             }
         }
-        catch (InvalidDataException e)
+        catch (Exception e) when (ZipArchives.IsCorrupt(e))
         {
             DropCursor();
             throw new CheckpointFormatException(File, name, $"zip entry '{a.Entry.FullName}' cannot be read ({e.Message})");
@@ -171,7 +176,7 @@ public sealed class NpzTensorSource : ITensorSource, IDisposable
             {
                 c = (name, entry.Open(), 0);
             }
-            catch (InvalidDataException e)
+            catch (Exception e) when (ZipArchives.IsCorrupt(e))
             {
                 throw new CheckpointFormatException(File, name, $"zip entry '{entry.FullName}' cannot be read ({e.Message})");
             }

@@ -57,7 +57,7 @@ public sealed class TorchZipCheckpoint : ITensorSource, IDisposable
         {
             return Read(path, zip, stream.Length, limits);
         }
-        catch (Exception e) when (Corrupt(e))
+        catch (Exception e) when (ZipArchives.IsCorrupt(e))
         {
             zip.Dispose();
             throw new CheckpointFormatException(path, null, $"the zip is corrupt ({e.Message})", e);
@@ -69,9 +69,6 @@ public sealed class TorchZipCheckpoint : ITensorSource, IDisposable
         }
     }
 
-    /// <summary>What <see cref="ZipArchive"/> throws for a damaged archive (its central directory is read lazily, on first
-    /// access to <see cref="ZipArchive.Entries"/>, and each entry's header when it is opened).</summary>
-    private static bool Corrupt(Exception e) => e is InvalidDataException or NotSupportedException or IOException;
 
     private static TorchZipCheckpoint Read(string path, ZipArchive zip, long fileLength, TorchZipLimits limits)
     {
@@ -153,7 +150,7 @@ public sealed class TorchZipCheckpoint : ITensorSource, IDisposable
             if (read != buffer.Length || s.ReadByte() != -1)
                 throw new CheckpointFormatException(path, $"zip entry '{entry.FullName}'", $"holds a different number of bytes than the {declared} its header declares");
         }
-        catch (Exception e) when (Corrupt(e))
+        catch (Exception e) when (ZipArchives.IsCorrupt(e))
         {
             throw new CheckpointFormatException(path, $"zip entry '{entry.FullName}'", $"cannot be read ({e.Message})", e);
         }
