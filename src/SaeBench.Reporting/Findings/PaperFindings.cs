@@ -125,8 +125,8 @@ public static class PaperFindingsBuilder
                              "advantage grows with the dictionary width.";
         const string caveats = "Absorption here is measured on whatever task the model offers (`absorption_first_letter` on a language " +
                                "model, `absorption_hierarchy` — the classifier's concept hierarchy — on the default Fashion-MNIST MLP), not on " +
-                               "Gemma's first-letter task; the 128-d hook is small, so width 4096 is already 32× overcomplete, where the paper's " +
-                               "widths are 4–16× a 2304-d residual stream; and SAEs here see ~0.8 M tokens, not hundreds of millions.";
+                               "Gemma's first-letter task; the 128-d hook is small, so width 2048 is already 16× overcomplete, where the paper's " +
+                               "widths are 2–28× a 2304-d residual stream; and SAEs here see ~0.5 M tokens, not hundreds of millions.";
         var absKey = AbsorptionKey(results);
         var widths = groups.Keys.Where(k => k.Architecture == "matryoshka_batchtopk" && k.Variant is null)
             .Where(k => groups.Keys.Any(o => o.Architecture == "batchtopk" && o.Variant is null && o.Width == k.Width && o.TargetL0 == k.TargetL0))
