@@ -130,7 +130,7 @@ public sealed partial class LanguageModel
             MlpBackward(l, w, tape, grad, buffers);
             if (c.ParallelResidual)
             {
-                NormBackward(tape[l, Tape.Slot.MlpInput], buffers.Normed, w.Norm2, buffers.Parallel!, accumulate: false);
+                NormBackward(tape[l, Tape.Slot.ResidPre], buffers.Normed, w.Norm2, buffers.Parallel!, accumulate: false);
                 AttentionBackward(l, w, tape, layout, grad, buffers);
                 NormBackward(tape[l, Tape.Slot.ResidPre], buffers.Normed, w.Norm1, grad, accumulate: true);
                 _ops.Add(grad, buffers.Parallel!);
@@ -191,7 +191,8 @@ public sealed partial class LanguageModel
 
     /// <summary>
     /// What a recorded forward pass keeps per layer for the backward (rented copies): the inputs of the norms, the rotated
-    /// Q|K|V, the MLP pre-activations; slot <see cref="Slot.ResidPre"/> of layer <c>Layers</c> is the final norm's input.
+    /// Q|K|V, the MLP pre-activations; slot <see cref="Slot.ResidPre"/> of layer <c>Layers</c> is the final norm's input
+    /// (with a parallel residual the MLP's norm reads the block input too, so <see cref="Slot.MlpInput"/> stays empty).
     /// Only the layers the pass runs (those after the starting hook) are filled.
     /// </summary>
     private sealed class Tape(int layers) : IDisposable

@@ -277,7 +277,7 @@ public sealed partial class LanguageModel
 
     private void Mlp(LayerWeights w, State state, HostMatrix input, Tape? tape, int layer)
     {
-        tape?.Keep(layer, Tape.Slot.MlpInput, input);
+        if (!Config.ParallelResidual) tape?.Keep(layer, Tape.Slot.MlpInput, input); // else the block input, kept as ResidPre
         Norm(input, state.Normed, w.Norm2);
         Linear(state.Normed, w.MlpIn, w.MlpInBias, state.MlpHidden);
         tape?.Keep(layer, Tape.Slot.MlpHidden, state.MlpHidden);
