@@ -12,8 +12,11 @@ public readonly record struct TokenTarget(int Sequence, int Position, int Token)
 /// </summary>
 public sealed class LossGradient : IDisposable
 {
-    internal LossGradient(double[] losses, HostMatrix gradient)
+    /// <summary>Wraps losses and a gradient (which the result then owns and disposes).</summary>
+    public LossGradient(double[] losses, HostMatrix gradient)
     {
+        ArgumentNullException.ThrowIfNull(losses);
+        ArgumentNullException.ThrowIfNull(gradient);
         Losses = losses;
         Gradient = gradient;
     }
