@@ -127,6 +127,25 @@ public sealed class GradientTests
         Assert.True(a.Gradient.Span.SequenceEqual(b.Gradient.Span));
     }
 
+    [Fact]
+    public void Concurrent_calls_on_one_model_agree_and_leave_the_value_untouched()
+    {
+        var model = GradientModels.Model("gemma2");
+        using var value = GradientModels.ValueAt(model, "blocks.1.hook_resid_pre", Batch);
+        var before = value.Span.ToArray();
+        using var reference = model.GradientFromHook("blocks.1.hook_resid_pre", value, GradientModels.Context, Targets);
+        var results = new LossGradient[8];
+        Parallel.For(0, results.Length, i => results[i] = model.GradientFromHook("blocks.1.hook_resid_pre", value, GradientModels.Context, Targets));
+        foreach (var r in results)
+        {
+            // Equal up to float rounding: a GEMM library may split its work differently when called from several threads.
+            for (int i = 0; i < Targets.Length; i++) Assert.Equal(reference.Losses[i], r.Losses[i], 1e-5);
+            LmFixtures.AssertClose(r.Gradient.Span, reference.Gradient.Span, 1e-5, "concurrent gradient");
+            r.Dispose();
+        }
+        Assert.True(value.Span.SequenceEqual(before));
+    }
+
     [Theory]
     [InlineData("blocks.1.hook_attn_out")]
     [InlineData("blocks.1.attn.hook_z")]
