@@ -125,6 +125,9 @@ public sealed class LanguageModelUnderStudy : IModelUnderStudy, IDownstreamLoss,
     public IReadOnlyList<System.Text.Json.Nodes.JsonObject> Records(string path) =>
         LabelledTextFiles.Records(System.IO.Path.GetFullPath(System.IO.Path.Combine(_spec.DataDirectory ?? Directory.GetCurrentDirectory(), path)));
 
+    public System.Text.Json.Nodes.JsonNode? JsonFile(string path) =>
+        LabelledTextFiles.JsonFile(System.IO.Path.GetFullPath(System.IO.Path.Combine(_spec.DataDirectory ?? Directory.GetCurrentDirectory(), path)));
+
     public IReadOnlyList<string> Problems(Core.Autoencoders.SaeConfig config) => CheckpointCompatibility.Problems(config, _hook, Model, ModelName);
 
     public IReadOnlyList<string> Tokens(Split split, int example)
