@@ -94,9 +94,8 @@ public sealed class RavelEvaluator : Evaluator<RavelOptions>
             else skipped.Add(reason!);
         }
         if (data.Count == 0) throw new NotApplicableException($"no RAVEL data in '{options.DataDirectory}': {string.Join("; ", skipped)}");
-        if (!context.Model.TryGet<ITextInterventions>(out var interventions, out why)) throw new NotApplicableException(why + " (greedy generation with an edit at the hook)");
-        if (!context.Model.TryGet<IHookGradient>(out var gradient, out why))
-            throw new NotApplicableException(why + " (a gradient of the next-token loss with respect to the hook, which MDBM trains with)");
+        if (!context.Model.TryGet<ITextInterventions>(out var interventions, out why)) throw new NotApplicableException(why);
+        if (!context.Model.TryGet<IHookGradient>(out var gradient, out why)) throw new NotApplicableException(why + ", which RAVEL's mask training needs");
         return new RavelJob(context, options, text, interventions, gradient, data, skipped);
     }
 }
@@ -113,6 +112,9 @@ public static class RavelMetrics
 internal sealed class RavelJob(EvaluationContext context, RavelOptions options, ITextModel text, ITextInterventions model, IHookGradient gradient,
     IReadOnlyList<RavelEntityData> data, IReadOnlyList<string> skipped) : IEvaluationJob
 {
+    /// <summary>Masks this small are listed latent by latent in the details.</summary>
+    private const int MaxLatentsListed = 256;
+
     public void Observe(SaeBatch batch) { }
 
     public EvalResult Complete(CancellationToken cancellation)
@@ -235,6 +237,7 @@ internal sealed class RavelJob(EvaluationContext context, RavelOptions options, 
             detail["last_train_loss"] = double.IsFinite(trained.LastLoss) ? trained.LastLoss : null;
             var selected = trained.Selected;
             detail["latents_selected"] = selected.Length;
+            if (selected.Length <= MaxLatentsListed) detail["latents"] = new JsonArray(selected.Select(i => (JsonNode)i).ToArray());
 
             var hard = Mdbm.HardMask(trained.Mask);
             var causeHits = new List<bool>();

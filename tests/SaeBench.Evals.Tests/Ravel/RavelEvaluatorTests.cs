@@ -126,8 +126,8 @@ public sealed class RavelEvaluatorTests : IDisposable
         var u = result.Unstructured!;
         // Every prompt is completed correctly by the toy model; each attribute's mask swaps its own two latents.
         Assert.Equal(48, (int)u["entity_types"]!["city"]!["prompts_kept"]!);
-        Assert.Equal(2, (int)u["per_entity_attribute"]!["city_Country"]!["latents_selected"]!);
-        Assert.Equal(2, (int)u["per_entity_attribute"]!["city_Continent"]!["latents_selected"]!);
+        Assert.Equal([0, 1], u["per_entity_attribute"]!["city_Country"]!["latents"]!.AsArray().Select(n => (int)n!));
+        Assert.Equal([2, 3], u["per_entity_attribute"]!["city_Continent"]!["latents"]!.AsArray().Select(n => (int)n!));
         Assert.Contains(u["skipped"]!.AsArray(), n => ((string)n!).StartsWith("nobel_prize_winner:", StringComparison.Ordinal));
     }
 
@@ -176,13 +176,23 @@ public sealed class RavelEvaluatorTests : IDisposable
     }
 
     [Fact]
-    public void A_language_model_without_a_hook_gradient_is_not_applicable()
+    public void A_language_model_without_interventions_is_not_applicable()
     {
         WriteCityData();
         var model = new FakeTextModel(["a"], 6, _ => new float[6]) { Files = new RavelToyModel(Attributes, Cities(), _dir.Path) };
         var evaluator = new RavelEvaluator();
         var e = Assert.Throws<NotApplicableException>(() => evaluator.Start(EvalFixtures.Context(Aligned(), model), evaluator.ParseOptions(Options())));
-        Assert.Contains("ITextInterventions", e.Message);
+        Assert.Contains("greedy generation", e.Message);
+    }
+
+    [Fact]
+    public void A_language_model_without_a_hook_gradient_is_not_applicable_saying_so()
+    {
+        WriteCityData();
+        var model = new RavelToyModel(Attributes, Cities(), _dir.Path) { WithoutGradient = true };
+        var evaluator = new RavelEvaluator();
+        var e = Assert.Throws<NotApplicableException>(() => evaluator.Start(EvalFixtures.Context(Aligned(), model), evaluator.ParseOptions(Options())));
+        Assert.Contains("gradient of the next-token loss", e.Message);
     }
 
     [Fact]

@@ -78,7 +78,10 @@ public sealed class RavelToyModel : IModelUnderStudy, ITextModel, ITextTokenizer
 
     public IActivationSource Activations(Split split) => new Empty(DModel);
 
-    public T? Capability<T>() where T : class => this as T;
+    /// <summary>Hide the gradient (a language model before it has one).</summary>
+    public bool WithoutGradient { get; init; }
+
+    public T? Capability<T>() where T : class => WithoutGradient && typeof(T) == typeof(IHookGradient) ? null : this as T;
 
     public int[] Encode(string text, bool? prependBos = null)
     {
