@@ -10,8 +10,13 @@ using SaeBench.Reporting.Results;
 
 namespace SaeBench.Harness;
 
-/// <summary>What <c>saebench paper</c> did: the run it made and the findings it wrote.</summary>
-public sealed record PaperOutcome(RunOutcome Run, PaperFindings Findings, string FindingsPath, TimeSpan WallTime, IReadOnlyList<string> Warnings);
+/// <summary>What <c>saebench paper</c> did: the run it made and the findings it wrote — none when the run was interrupted
+/// (findings from a part of the suite would read as verdicts on all of it).</summary>
+public sealed record PaperOutcome(RunOutcome Run, PaperFindings? Findings, string? FindingsPath, TimeSpan WallTime, IReadOnlyList<string> Warnings)
+{
+    /// <summary>Stopped (Ctrl-C) during the evaluations: the finished results are kept, no findings were written.</summary>
+    public bool Interrupted => Run.Manifest.Interrupted;
+}
 
 /// <summary>
 /// <c>saebench paper</c> as a library: train the <c>paper</c> suite (or the suite the request names), run the evaluators the
@@ -27,7 +32,6 @@ public sealed class PaperPipeline(HarnessEnvironment environment)
     /// has; the other is not applicable), description length (mdl).</summary>
     public static IReadOnlyList<string> Evaluators { get; } = ["core", "absorption_first_letter", "absorption_hierarchy", "mdl"];
 
-    /// <summary>A run configuration for the paper: the given one with the paper suite, the claims' evaluators and the output.</summary>
     /// <summary>The run of the paper suite. <paramref name="mdlFvuTarget"/> is the MDL evaluator's common distortion target
     /// as well as the one the findings use, so the two never disagree.</summary>
     public static RunConfig Configure(RunConfig config, string outputDirectory, string suite = "paper",
@@ -45,6 +49,7 @@ public sealed class PaperPipeline(HarnessEnvironment environment)
     {
         long start = environment.Clock.GetTimestamp();
         var run = new RunPipeline(environment).Run(request, displays, cancellation);
+        if (run.Manifest.Interrupted) return new PaperOutcome(run, null, null, environment.Clock.GetElapsedTime(start), []);
         var results = ResultReader.Load(run.OutputDirectory);
         var findings = PaperFindingsBuilder.Build(results, mdlFvuTarget);
         var warnings = new List<string>();

@@ -1,4 +1,5 @@
 using SaeBench.Compute.Backends;
+using SaeBench.Compute.Kernels;
 using SaeBench.Compute.Tensors;
 
 namespace SaeBench.Models.Language;
@@ -14,11 +15,12 @@ public sealed record LanguageModelOptions(WeightProcessing? Processing = null, C
 /// from weights), run over fixed-length batches <c>[B, T]</c>, with TransformerLens hook names for reading and
 /// replacing activations. Immutable after construction: concurrent forward passes are safe.
 /// </summary>
-public sealed class LanguageModel
+public sealed partial class LanguageModel
 {
     private readonly ComputeBackend _backend;
     private readonly ITransformerOps _ops;
     private readonly RotaryTable? _rotary;
+    private readonly CpuTransformerOps _backward;
 
     /// <summary>
     /// A model over <paramref name="weights"/>, which it takes over: <paramref name="processing"/> is applied to them in
@@ -33,6 +35,7 @@ public sealed class LanguageModel
         WeightProcessor.Apply(config, weights, Processing);
         _backend = backend ?? CpuBackend.Create();
         _ops = _backend.Transformer ?? throw new ArgumentException($"Backend '{_backend.Name}' has no transformer kernels.", nameof(backend));
+        _backward = _ops as CpuTransformerOps ?? new CpuTransformerOps();
         if (config.Rotary is { } r) _rotary = RotaryTable.Create(r.InverseFrequencies(), config.MaxPositions);
         Hooks = new HookCatalog(config);
         Source = source;
@@ -105,10 +108,17 @@ public sealed class LanguageModel
         }
         int t = tokens?.Context ?? context ?? throw new ArgumentException($"Give the tokens or the context length to continue from {hook.Name}.");
         if (tokens is not null) CheckTokens(tokens);
+        return ContinueFromResidual(hook, value, t, options, tape: null);
+    }
+
+    /// <summary>The forward pass from a residual-stream hook (shared by <see cref="ForwardFromHook(HookPoint, HostMatrix, TokenBatch?, int?, ForwardOptions?)"/>
+    /// and the loss gradient, which records what its backward needs on <paramref name="tape"/>).</summary>
+    private ForwardResult ContinueFromResidual(HookPoint hook, HostMatrix value, int t, ForwardOptions options, Tape? tape)
+    {
         if (t <= 0 || value.Rows % t != 0) throw new ArgumentException($"{value.Rows} rows are not whole sequences of {t} tokens.");
         CheckContext(t);
         var filtered = options with { Hooks = options.Hooks.Where(h => h.Order > hook.Order).ToArray() };
-        return Run(value.Rows / t, t, filtered, state =>
+        return Run(value.Rows / t, t, filtered, tape, state =>
         {
             value.Span.CopyTo(state.Resid.Span);
             return hook.Kind switch
@@ -194,7 +204,12 @@ public sealed class LanguageModel
     /// <summary>Where a pass starts: a layer and the hook whose value the residual buffer holds.</summary>
     private readonly record struct Stage(int Layer, HookKind At, bool FireStart);
 
-    private ForwardResult Run(int batch, int context, ForwardOptions options, Func<State, Stage> start)
+    private ForwardResult Run(int batch, int context, ForwardOptions options, Func<State, Stage> start) =>
+        Run(batch, context, options, tape: null, start);
+
+    /// <summary>The forward pass. With a <paramref name="tape"/>, each layer it runs keeps copies of the tensors the
+    /// backward needs (norm inputs, the rotated Q|K|V, the MLP pre-activations, the final norm's input).</summary>
+    private ForwardResult Run(int batch, int context, ForwardOptions options, Tape? tape, Func<State, Stage> start)
     {
         var c = Config;
         using var state = new State(c, batch * context);
@@ -213,6 +228,7 @@ public sealed class LanguageModel
         }
 
         var stage = start(state);
+        tape?.Begin(stage.Layer, stage.At);
         for (int l = stage.Layer; l < c.Layers; l++)
         {
             var w = Weights.Layers[l];
@@ -220,17 +236,23 @@ public sealed class LanguageModel
             if (!fromMid)
             {
                 if ((l != stage.Layer || stage.FireStart) && Fire(new HookPoint(l, HookKind.ResidPre), state.Resid)) return Stopped();
+                tape?.Keep(l, Tape.Slot.ResidPre, state.Resid);
                 Norm(state.Resid, state.Normed, w.Norm1);
                 Linear(state.Normed, w.Qkv, w.QkvBias, state.Qkv);
                 if (_rotary is not null) _ops.Rotary(state.Qkv, layout, _rotary);
+                tape?.Keep(l, Tape.Slot.Qkv, state.Qkv);
                 _ops.Attend(state.Qkv, state.Z, layout, new AttentionOptions(c.AttentionScale[l], c.AttentionSoftCap, c.SlidingWindow[l]));
                 if (Fire(new HookPoint(l, HookKind.Z), state.Z)) return Stopped();
                 Linear(state.Z, w.Out, w.OutBias, state.AttnOut);
-                if (w.PostAttentionNorm is { } pan) Norm(state.AttnOut, state.AttnOut, pan);
+                if (w.PostAttentionNorm is { } pan)
+                {
+                    tape?.Keep(l, Tape.Slot.AttnPreNorm, state.AttnOut);
+                    Norm(state.AttnOut, state.AttnOut, pan);
+                }
                 if (Fire(new HookPoint(l, HookKind.AttnOut), state.AttnOut)) return Stopped();
                 if (c.ParallelResidual)
                 {
-                    Mlp(w, state, state.Resid);
+                    Mlp(w, state, state.Resid, tape, l);
                     if (Fire(new HookPoint(l, HookKind.MlpOut), state.MlpOut)) return Stopped();
                     _ops.Add(state.Resid, state.AttnOut);
                     _ops.Add(state.Resid, state.MlpOut);
@@ -240,22 +262,25 @@ public sealed class LanguageModel
                 _ops.Add(state.Resid, state.AttnOut);
                 if (Fire(new HookPoint(l, HookKind.ResidMid), state.Resid)) return Stopped();
             }
-            Mlp(w, state, state.Resid);
+            Mlp(w, state, state.Resid, tape, l);
             if (Fire(new HookPoint(l, HookKind.MlpOut), state.MlpOut)) return Stopped();
             _ops.Add(state.Resid, state.MlpOut);
             if (Fire(new HookPoint(l, HookKind.ResidPost), state.Resid)) return Stopped();
         }
         var hidden = new HostMatrix(state.Rows, c.DModel);
+        tape?.Keep(c.Layers, Tape.Slot.ResidPre, state.Resid);
         Norm(state.Resid, hidden, Weights.FinalNorm);
         return new ForwardResult(batch, context, hidden);
 
         ForwardResult Stopped() => new(batch, context, null);
     }
 
-    private void Mlp(LayerWeights w, State state, HostMatrix input)
+    private void Mlp(LayerWeights w, State state, HostMatrix input, Tape? tape, int layer)
     {
+        if (!Config.ParallelResidual) tape?.Keep(layer, Tape.Slot.MlpInput, input); // else the block input, kept as ResidPre
         Norm(input, state.Normed, w.Norm2);
         Linear(state.Normed, w.MlpIn, w.MlpInBias, state.MlpHidden);
+        tape?.Keep(layer, Tape.Slot.MlpHidden, state.MlpHidden);
         HostMatrix activated;
         if (Config.GatedMlp)
         {
@@ -268,7 +293,11 @@ public sealed class LanguageModel
             activated = state.MlpHidden;
         }
         Linear(activated, w.MlpOut, w.MlpOutBias, state.MlpOut);
-        if (w.PostMlpNorm is { } pmn) Norm(state.MlpOut, state.MlpOut, pmn);
+        if (w.PostMlpNorm is { } pmn)
+        {
+            tape?.Keep(layer, Tape.Slot.MlpPreNorm, state.MlpOut);
+            Norm(state.MlpOut, state.MlpOut, pmn);
+        }
     }
 
     private void Norm(HostMatrix input, HostMatrix output, NormWeights norm)

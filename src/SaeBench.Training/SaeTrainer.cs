@@ -62,7 +62,7 @@ public sealed class SaeTrainer(ComputeBackend backend)
     private const double StatisticsRate = 0.01;
 
     /// <summary>Code version of the trainer; part of every suite member's content key.</summary>
-    public const string CodeVersion = "trainer-2"; // 2: feature_choice thresholds calibrated to the target L0
+    public const string CodeVersion = "trainer-3"; // 2: feature_choice thresholds calibrated to the target L0; 3: sparse backward (sums in another order)
 
     public TrainedSae Train(IActivationSource source, TrainingOptions options, TrainingRun? run = null)
     {

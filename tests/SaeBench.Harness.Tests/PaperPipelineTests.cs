@@ -1,4 +1,6 @@
 using SaeBench.Core.Configuration;
+using SaeBench.Core.Results;
+using SaeBench.Core.Running;
 using SaeBench.Reporting.Findings;
 using SaeBench.Reporting.Results;
 using SaeBench.TestKit;
@@ -42,7 +44,7 @@ public sealed class PaperPipelineTests : IDisposable
 
         // Verdicts from the files alone, read again: the same as the run's, and each one in the summary table.
         var again = PaperFindingsBuilder.Build(ResultReader.Load(_dir.File("out")), target);
-        Assert.Equal(outcome.Findings.Claims.Select(c => c.Verdict), again.Claims.Select(c => c.Verdict));
+        Assert.Equal(outcome.Findings!.Claims.Select(c => c.Verdict), again.Claims.Select(c => c.Verdict));
         foreach (var c in again.Claims) Assert.Contains($"| ({c.Id}) {c.Title} | **{PaperFindingsBuilder.VerdictText(c.Verdict)}** |", md);
 
         // topk at three widths of one target: the MDL curve is drawn (spec only: images off), and linked.
@@ -52,5 +54,41 @@ public sealed class PaperPipelineTests : IDisposable
         var b = again.Claims.Single(c => c.Id == "b");
         Assert.NotEqual(Verdict.NotMeasured, b.Verdict);
         Assert.Contains("| mutual_choice |", b.Measurement);
+    }
+
+    [Fact]
+    [Trait(Category.Name, Category.Slow)] // trains 2 tiny SAEs and evaluates one checkpoint before the stop
+    public void An_interrupted_paper_run_keeps_finished_results_and_writes_no_findings()
+    {
+        var env = new HarnessEnvironment(_dir.Path, name => name == HarnessEnvironment.CacheVariable ? _dir.File("cache") : null, TimeProvider.System, TextWriter.Null);
+        File.WriteAllText(_dir.File("tiny.yaml"), """
+            name: paper-stop
+            architectures: [topk]
+            widths: [16, 32]
+            target_l0: [4]
+            steps: 20
+            batch_size: 64
+            """);
+        var cfg = PaperPipeline.Configure(RunConfig.Default(_dir.Path) with { Model = "synthetic" }, _dir.File("out"), _dir.File("tiny.yaml"), 0.99);
+        using var stop = new CancellationTokenSource();
+        // Ctrl-C as the first evaluation finishes: the rest of the suite is not evaluated.
+        var displays = new HarnessDisplays(new StopAfterFirstJob(stop), HarnessDisplays.None.Training);
+        var outcome = new PaperPipeline(env).Run(new RunRequest(cfg) { RenderImages = false }, 0.99, displays, stop.Token);
+
+        Assert.True(outcome.Interrupted);
+        Assert.Null(outcome.Findings);
+        Assert.False(File.Exists(Path.Combine(_dir.File("out"), PaperPipeline.FindingsFile)));
+        Assert.NotEmpty(outcome.Run.Manifest.Done);
+        Assert.True(outcome.Run.Manifest.Done.Count < outcome.Run.Manifest.Planned.Count);
+    }
+
+    private sealed class StopAfterFirstJob(CancellationTokenSource stop) : IRunDisplay, IRunObserver
+    {
+        public T Show<T>(Func<IRunObserver, T> run) => run(this);
+
+        public void OnEvent(RunEvent e)
+        {
+            if (e is JobFinished f && f.Status == JobStatuses.Done) stop.Cancel();
+        }
     }
 }

@@ -37,8 +37,14 @@ public static class PaperCommand
             var request = new RunRequest(cfg) { RenderImages = !parse.GetValue(noImages) };
             var outcome = new PaperPipeline(context.Harness).Run(request, target,
                 new HarnessDisplays(new RunProgressDisplay(context), new TrainingProgressDisplay(context)), cancellation);
+            if (outcome.Interrupted)
+            {
+                context.Error.WriteLine($"interrupted: {outcome.Run.Manifest.Done.Count} evaluation(s) finished and are kept in {outcome.Run.OutputDirectory}; " +
+                                        $"no {PaperPipeline.FindingsFile} was written (it needs the whole suite). Run the same command again to resume.");
+                return ExitCodes.Interrupted;
+            }
             foreach (var w in outcome.Warnings) context.Error.WriteLine("paper: " + w);
-            foreach (var c in outcome.Findings.Claims)
+            foreach (var c in outcome.Findings!.Claims)
                 context.Out.WriteLine($"({c.Id}) {c.Title}: {PaperFindingsBuilder.VerdictText(c.Verdict)}");
             context.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"findings: {outcome.FindingsPath} ({outcome.WallTime.TotalMinutes:0.0} min)"));
             return outcome.Run.Succeeded ? ExitCodes.Success : ExitCodes.Failed;

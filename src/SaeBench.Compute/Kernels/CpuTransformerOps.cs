@@ -10,7 +10,7 @@ namespace SaeBench.Compute.Kernels;
 /// split into contiguous row blocks across cores when a tensor is large enough to pay for it; attention is split
 /// over (example, head) pairs.
 /// </summary>
-public sealed class CpuTransformerOps : ITransformerOps
+public sealed partial class CpuTransformerOps : ITransformerOps
 {
     /// <summary>Below this many elements a tensor is processed on the calling thread.</summary>
     private const long ParallelThreshold = 1 << 15;

@@ -443,6 +443,215 @@ public static class TransformerMath
         for (; i < n; i++) y[i] += a * x[i];
     }
 
+    // ---- Backward (vector–Jacobian products) of the kernels above, for gradients with respect to activations ----
+
+    /// <summary>
+    /// LayerNorm backward of one row: given the input <paramref name="x"/> and <c>dy = ∂L/∂y</c>, writes (or adds, when
+    /// <paramref name="accumulate"/>) <c>∂L/∂x = rstd·(g − mean(g) − x̂·mean(g·x̂))</c> with <c>g = dy·weight</c>. The statistics
+    /// are recomputed from <paramref name="x"/>, as <see cref="LayerNormRow"/> computes them.
+    /// </summary>
+    public static void LayerNormBackwardRow(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, ReadOnlySpan<float> weight, float eps, Span<float> dx, bool accumulate)
+    {
+        int n = x.Length;
+        float mean = TensorPrimitives.Sum(x) / n;
+        double variance = 0;
+        for (int i = 0; i < n; i++)
+        {
+            double d = x[i] - mean;
+            variance += d * d;
+        }
+        float rstd = (float)(1 / Math.Sqrt(variance / n + eps));
+        double sumG = 0, sumGx = 0;
+        for (int i = 0; i < n; i++)
+        {
+            float g = weight.IsEmpty ? dy[i] : dy[i] * weight[i];
+            sumG += g;
+            sumGx += g * ((x[i] - mean) * rstd);
+        }
+        float meanG = (float)(sumG / n), meanGx = (float)(sumGx / n);
+        for (int i = 0; i < n; i++)
+        {
+            float g = weight.IsEmpty ? dy[i] : dy[i] * weight[i];
+            float v = rstd * (g - meanG - (x[i] - mean) * rstd * meanGx);
+            dx[i] = accumulate ? dx[i] + v : v;
+        }
+    }
+
+    /// <summary>
+    /// RMSNorm backward of one row: <c>∂L/∂x = r·(g − x̂·mean(g·x̂))</c> with <c>r = 1/√(mean(x²) + eps)</c>, <c>x̂ = r·x</c>,
+    /// <c>g = dy·weight</c>; written or added (<paramref name="accumulate"/>) into <paramref name="dx"/>.
+    /// </summary>
+    public static void RmsNormBackwardRow(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, ReadOnlySpan<float> weight, float eps, Span<float> dx, bool accumulate)
+    {
+        int n = x.Length;
+        float r = 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(x) / n + eps);
+        double sumGx = 0;
+        for (int i = 0; i < n; i++)
+        {
+            float g = weight.IsEmpty ? dy[i] : dy[i] * weight[i];
+            sumGx += g * (x[i] * r);
+        }
+        float meanGx = (float)(sumGx / n);
+        for (int i = 0; i < n; i++)
+        {
+            float g = weight.IsEmpty ? dy[i] : dy[i] * weight[i];
+            float v = r * (g - x[i] * r * meanGx);
+            dx[i] = accumulate ? dx[i] + v : v;
+        }
+    }
+
+    /// <summary>Multiplies <paramref name="grad"/> by the derivative of <paramref name="f"/> at <paramref name="x"/> (the
+    /// pre-activation values), element by element: the backward of <see cref="Activate"/>.</summary>
+    public static void ActivateBackward(ReadOnlySpan<float> x, Span<float> grad, Backends.Pointwise f)
+    {
+        if (x.Length != grad.Length) throw new ArgumentException($"Activation backward of {x.Length} inputs and {grad.Length} gradients.");
+        switch (f.Kind)
+        {
+            case Backends.PointwiseKind.GeluTanh:
+                for (int i = 0; i < x.Length; i++)
+                {
+                    float v = x[i];
+                    float th = MathF.Tanh(SqrtTwoOverPi * (v + GeluCubic * v * v * v));
+                    grad[i] *= 0.5f * (1f + th) + 0.5f * v * (1f - th * th) * SqrtTwoOverPi * (1f + 3f * GeluCubic * v * v);
+                }
+                break;
+            case Backends.PointwiseKind.GeluExact:
+                for (int i = 0; i < x.Length; i++)
+                {
+                    float v = x[i];
+                    float half = 0.5f * Erfc(MathF.Abs(v) * InvSqrt2);
+                    float cdf = v >= 0 ? 1f - half : half;
+                    grad[i] *= cdf + v * InvSqrt2Pi * MathF.Exp(-0.5f * v * v);
+                }
+                break;
+            case Backends.PointwiseKind.Silu: SigmoidalBackward(x, grad, 1f); break;
+            case Backends.PointwiseKind.QuickGelu: SigmoidalBackward(x, grad, 1.702f); break;
+            case Backends.PointwiseKind.Relu:
+                for (int i = 0; i < x.Length; i++)
+                    if (!(x[i] > 0f)) grad[i] = 0f;
+                break;
+            case Backends.PointwiseKind.SoftCap:
+                for (int i = 0; i < x.Length; i++)
+                {
+                    float th = MathF.Tanh(x[i] / f.Parameter);
+                    grad[i] *= 1f - th * th;
+                }
+                break;
+            default: throw new ArgumentOutOfRangeException(nameof(f), f.Kind, null);
+        }
+    }
+
+    /// <summary><c>d/dx [x·σ(a·x)] = σ(a·x)·(1 + a·x·(1 − σ(a·x)))</c>.</summary>
+    private static void SigmoidalBackward(ReadOnlySpan<float> x, Span<float> grad, float a)
+    {
+        for (int i = 0; i < x.Length; i++)
+        {
+            float s = 1f / (1f + MathF.Exp(-a * x[i]));
+            grad[i] *= s * (1f + a * x[i] * (1f - s));
+        }
+    }
+
+    private const float InvSqrt2Pi = 0.3989422804014327f;
+
+    /// <summary>erfc(z) for z ≥ 0 by the fit <see cref="GeluExactScalar"/> uses.</summary>
+    private static float Erfc(float z)
+    {
+        float t = 1f / (1f + 0.5f * z);
+        float poly = 0.17087277f;
+        poly = poly * t - 0.82215223f;
+        poly = poly * t + 1.48851587f;
+        poly = poly * t - 1.13520398f;
+        poly = poly * t + 0.27886807f;
+        poly = poly * t - 0.18628806f;
+        poly = poly * t + 0.09678418f;
+        poly = poly * t + 0.37409196f;
+        poly = poly * t + 1.00002368f;
+        poly = poly * t - 1.26551223f;
+        return t * MathF.Exp(poly - z * z);
+    }
+
+    /// <summary>The transpose of <see cref="RotateHalf"/> (a rotation by the opposite angle), applied in place to a gradient.</summary>
+    public static void RotateHalfBackward(Span<float> head, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin)
+    {
+        int half = cos.Length;
+        var x1 = head[..half];
+        var x2 = head.Slice(half, half);
+        for (int i = 0; i < half; i++)
+        {
+            float a = x1[i], b = x2[i];
+            x1[i] = a * cos[i] + b * sin[i];
+            x2[i] = b * cos[i] - a * sin[i];
+        }
+    }
+
+    /// <summary>
+    /// Backward of <see cref="AttendHead"/> for one example and one query head: given <c>dz = ∂L/∂z</c> (rows of
+    /// <paramref name="dzStride"/>, column <paramref name="dzOffset"/>), ADDS the gradients of the head's query and of the
+    /// keys and values it reads into <paramref name="dqkv"/> (laid out like <paramref name="qkv"/>, same stride). Scores and
+    /// probabilities are recomputed; a query whose dz row is zero (after the last scored position) is skipped.
+    /// <paramref name="scratch"/> holds at least <c>3 × context</c> floats.
+    /// </summary>
+    public static unsafe void AttendHeadBackward(
+        float* qkv, float* dqkv, int stride, int context, int headDim,
+        int qOffset, int kOffset, int vOffset,
+        float* dz, int dzStride, int dzOffset,
+        float scale, float softCap, int window, float* scratch)
+    {
+        float* p = scratch, factor = scratch + context, dp = scratch + 2 * context;
+        for (int t = 0; t < context; t++)
+        {
+            float* dzt = dz + (long)t * dzStride + dzOffset;
+            if (IsZero(dzt, headDim)) continue;
+            int lo = window > 0 ? Math.Max(0, t - window + 1) : 0;
+            int n = t - lo + 1;
+            float* q = qkv + (long)t * stride + qOffset;
+            float* k = qkv + (long)lo * stride + kOffset;
+            float max = float.NegativeInfinity;
+            for (int j = 0; j < n; j++, k += stride)
+            {
+                float s = Dot(q, k, headDim) * scale;
+                if (softCap > 0f)
+                {
+                    float th = MathF.Tanh(s / softCap);
+                    s = softCap * th;
+                    factor[j] = 1f - th * th;
+                }
+                else factor[j] = 1f;
+                p[j] = s;
+                max = MathF.Max(max, s);
+            }
+            float inv = 1f / ExpShiftedSum(p, n, max);
+            float* v = qkv + (long)lo * stride + vOffset;
+            double weighted = 0;
+            for (int j = 0; j < n; j++, v += stride)
+            {
+                p[j] *= inv;
+                dp[j] = Dot(dzt, v, headDim);
+                weighted += p[j] * dp[j];
+            }
+            float mean = (float)weighted;
+            float* dq = dqkv + (long)t * stride + qOffset;
+            k = qkv + (long)lo * stride + kOffset;
+            float* dk = dqkv + (long)lo * stride + kOffset;
+            float* dv = dqkv + (long)lo * stride + vOffset;
+            for (int j = 0; j < n; j++, k += stride, dk += stride, dv += stride)
+            {
+                Axpy(dv, dzt, p[j], headDim);
+                float ds = p[j] * (dp[j] - mean) * factor[j] * scale;
+                if (ds == 0f) continue;
+                Axpy(dq, k, ds, headDim);
+                Axpy(dk, q, ds, headDim);
+            }
+        }
+    }
+
+    private static unsafe bool IsZero(float* x, int n)
+    {
+        for (int i = 0; i < n; i++)
+            if (x[i] != 0f) return false;
+        return true;
+    }
+
     /// <summary>Log-sum-exp of a row given its maximum, accumulated in double over blocks of <paramref name="scratch"/>.</summary>
     public static double LogSumExp(ReadOnlySpan<float> x, float max, Span<float> scratch)
     {

@@ -6,8 +6,12 @@ namespace SaeBench.Reporting.Tests.Fixtures;
 /// <summary>A metric as the runner describes it (docs/RESULT_FILES.md), with its value.</summary>
 public sealed record M(string Category, string Name, string DisplayName, string? Unit, bool? HigherIsBetter, double? Value);
 
-/// <summary>A checkpoint of a fixture run.</summary>
-public sealed record Ckpt(string Id, string Architecture, int Width, int? TargetL0 = null, int? Seed = null, string? Variant = null);
+/// <summary>A checkpoint of a fixture run; its SHA-256 is a stand-in unique to the id unless given (equal hashes mean the
+/// same weights).</summary>
+public sealed record Ckpt(string Id, string Architecture, int Width, int? TargetL0 = null, int? Seed = null, string? Variant = null, string? Sha256 = null)
+{
+    public string Hash => Sha256 ?? Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Id)));
+}
 
 /// <summary>Writes result files exactly in the shape docs/RESULT_FILES.md pins, so the reader is tested
 /// against the contract and not against itself.</summary>
@@ -58,7 +62,7 @@ public static class ResultFiles
                 ["seed"] = 0,
                 ["checkpoint"] = new JsonObject
                 {
-                    ["id"] = c.Id, ["sha256"] = "00", ["path"] = $"/ckpt/{c.Id}", ["format"] = "saelens",
+                    ["id"] = c.Id, ["sha256"] = c.Hash, ["path"] = $"/ckpt/{c.Id}", ["format"] = "saelens",
                     ["architecture"] = c.Architecture, ["d_in"] = 128, ["d_sae"] = c.Width, ["tags"] = tags,
                 },
                 ["timings"] = new JsonObject { ["seconds"] = 1.0 },
