@@ -3,10 +3,7 @@ using SaeBench.Core.Models;
 
 namespace SaeBench.Models.Language;
 
-// LM-VJP ADAPTER. This file needs LanguageModel.GradientFromHook, TokenTarget and LossGradient from branch lm-vjp; until
-// that branch is merged it is left out of the build by SaeBench.Models.Language.csproj (<Compile Remove>), and a language
-// model then has no IHookGradient (the ravel evaluator says so and is not applicable). After the merge: delete the
-// <Compile Remove> line, build, and run the ravel tests.
+/// <summary>RAVEL's hook gradient (<see cref="IHookGradient"/>) over <c>LanguageModel.GradientFromHook</c>: residual-stream hooks only.</summary>
 public sealed partial class LanguageModelInterventions : IHookGradient
 {
     /// <summary>

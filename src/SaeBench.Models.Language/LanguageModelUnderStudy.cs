@@ -102,8 +102,10 @@ public sealed class LanguageModelUnderStudy : IModelUnderStudy, IDownstreamLoss,
 
     public IActivationSource Activations(Split split) => new Source(this, split);
 
-    /// <summary>Itself, or its interventions (<see cref="ITextInterventions"/>, and <see cref="IHookGradient"/> where built with it).</summary>
-    public T? Capability<T>() where T : class => this as T ?? _interventions as T;
+    /// <summary>Itself, or its interventions (<see cref="ITextInterventions"/>, and <see cref="IHookGradient"/> at a residual-stream
+    /// hook: the loss gradient starts there).</summary>
+    public T? Capability<T>() where T : class =>
+        this as T ?? (typeof(T) == typeof(IHookGradient) && !_hook.IsResidual ? null : _interventions as T);
 
     /// <summary>The packed windows of a split.</summary>
     public TokenWindows Windows(Split split) => split == Split.Train ? _data.Value.Train : _data.Value.Test;

@@ -82,11 +82,14 @@ public sealed class LanguageModelInterventionsTests
         var model = Model();
         var sequences = Sequences();
         int[] positions = [4, 0, 2, 6];
-        using var rows = new LanguageModelInterventions(model, Hook, maxBatchTokens: 12).HookRowsAt(sequences, positions);
+        using var rows = new LanguageModelInterventions(model, Hook, maxBatchTokens: 20).HookRowsAt(sequences, positions);
         for (int i = 0; i < sequences.Count; i++)
         {
             using var alone = model.RunToHook(new TokenBatch(sequences[i], 1, sequences[i].Length), Hook.Name);
-            Assert.Equal(alone.Row(positions[i]).ToArray(), rows.Row(i).ToArray());
+            // Padding does not change a sequence, up to the GEMM's blocking over a different number of rows.
+            var expected = alone.Row(positions[i]).ToArray();
+            var actual = rows.Row(i).ToArray();
+            for (int j = 0; j < expected.Length; j++) Assert.Equal(expected[j], actual[j], 1e-4 * (1 + Math.Abs(expected[j])));
         }
     }
 
@@ -95,8 +98,8 @@ public sealed class LanguageModelInterventionsTests
     {
         var model = Model();
         var sequences = Sequences();
-        // A budget of 12 tokens per batch: several batches, with padding inside them.
-        var interventions = new LanguageModelInterventions(model, Hook, maxBatchTokens: 12);
+        // A budget of 20 tokens per batch: lengths 5, 9 | 3, 7 — two batches, each with a padded sequence.
+        var interventions = new LanguageModelInterventions(model, Hook, maxBatchTokens: 20);
         var plain = interventions.Generate(sequences, 4);
         for (int i = 0; i < sequences.Count; i++) Assert.Equal(Alone(model, sequences[i], 4, null, null), plain[i]);
 
@@ -107,6 +110,52 @@ public sealed class LanguageModelInterventionsTests
         var edited = interventions.Generate(sequences, 4, positions, rows);
         for (int i = 0; i < sequences.Count; i++) Assert.Equal(Alone(model, sequences[i], 4, positions[i], rows.Row(i).ToArray()), edited[i]);
         Assert.Contains(Enumerable.Range(0, sequences.Count), i => !plain[i].SequenceEqual(edited[i])); // the edit matters
+    }
+
+    /// <summary>Loss of one sequence alone with its hook row at <paramref name="position"/> replaced, in double from the logits.</summary>
+    private static double LossAlone(LanguageModel model, int[] ids, int position, float[] row, int target)
+    {
+        var tokens = new TokenBatch(ids, 1, ids.Length);
+        using var value = model.RunToHook(tokens, Hook.Name);
+        row.CopyTo(value.Row(position));
+        using var run = model.ForwardFromHook(Hook, value, tokens);
+        using var logits = model.Logits(run.RequireHidden());
+        var last = logits.Row(ids.Length - 1).ToArray();
+        double max = last.Max();
+        return -(last[target] - max - Math.Log(last.Sum(l => Math.Exp(l - max))));
+    }
+
+    [Fact]
+    public void Batched_loss_gradient_equals_each_sequence_alone_and_finite_differences()
+    {
+        var model = Model();
+        var sequences = Sequences();
+        int[] positions = [2, 8, 1, 6];
+        int[] targets = [3, 17, 42, 0];
+        var interventions = new LanguageModelInterventions(model, Hook, maxBatchTokens: 20); // padded batches, as above
+        using var rows = interventions.HookRowsAt(sequences, positions);
+        var rng = new Random(3);
+        foreach (ref var v in rows.Span) v += (float)(rng.NextDouble() - 0.5);
+        using var result = interventions.LossGradient(sequences, positions, rows, targets);
+        for (int i = 0; i < sequences.Count; i++)
+        {
+            var row = rows.Row(i).ToArray();
+            Assert.Equal(LossAlone(model, sequences[i], positions[i], row, targets[i]), result.Losses[i], 4);
+            double largest = 0;
+            for (int j = 0; j < row.Length; j++) largest = Math.Max(largest, Math.Abs(result.Gradient[i, j]));
+            // The scaled-up weights make the hook rows long, and the next norm divides by their length: gradients are small.
+            Assert.True(largest > 1e-4, $"sequence {i}: a vanishing gradient would make the comparison vacuous ({largest})");
+            for (int j = 0; j < row.Length; j++)
+            {
+                const float h = 0.1f;
+                var plus = (float[])row.Clone();
+                var minus = (float[])row.Clone();
+                plus[j] += h;
+                minus[j] -= h;
+                double numeric = (LossAlone(model, sequences[i], positions[i], plus, targets[i]) - LossAlone(model, sequences[i], positions[i], minus, targets[i])) / (2 * h);
+                Assert.True(Math.Abs(numeric - result.Gradient[i, j]) <= 1e-5 + 3e-2 * largest, $"sequence {i}, dim {j}: {result.Gradient[i, j]} vs {numeric} (largest {largest})");
+            }
+        }
     }
 
     [Fact]

@@ -26,6 +26,6 @@ public static class ModelCapabilities
         : t == typeof(ILabelledTasks) ? "labels"
         : t == typeof(IGroundTruthFeatures) ? "known ground-truth features"
         : t == typeof(ITextInterventions) ? "greedy generation with an edit of the hook at one position"
-        : t == typeof(IHookGradient) ? "gradient of the next-token loss with respect to the hook (language models get it with LanguageModel.GradientFromHook)"
+        : t == typeof(IHookGradient) ? "gradient of the next-token loss with respect to the hook (language models have one at residual-stream hooks)"
         : t.Name;
 }

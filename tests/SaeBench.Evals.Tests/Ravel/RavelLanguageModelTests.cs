@@ -14,10 +14,11 @@ using SaeBench.TestKit;
 namespace SaeBench.Evals.Tests.Ravel;
 
 /// <summary>
-/// RAVEL end to end on a real language model (the tiny GPT-2 fixture, its BPE tokenizer and <see cref="LanguageModelInterventions"/>).
-/// The model's hook gradient is not merged yet (branch lm-vjp), so here it is central finite differences over the 48
-/// hook dimensions (about 2 s here) — exact enough to train a mask. The attribute values are what the model itself says, so
-/// every prompt is "correct" and the whole pipeline runs: filter, pairs, mask training, intervened generation, scores.
+/// RAVEL end to end on a real language model: the tiny GPT-2 fixture, its BPE tokenizer, <see cref="LanguageModelInterventions"/>
+/// and the model's own hook gradient (<c>LanguageModel.GradientFromHook</c>), first checked against finite differences
+/// through the capability RAVEL uses. The attribute values are what the model itself says, so the prompts are "correct"
+/// and the whole pipeline runs: filter, pairs, mask training, intervened generation, scores (the fixture's completions
+/// are noise, so the scores only have to be scores).
 /// </summary>
 public sealed class RavelLanguageModelTests : IDisposable
 {
@@ -25,51 +26,30 @@ public sealed class RavelLanguageModelTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    /// <summary>The fixture model with a finite-difference <see cref="IHookGradient"/>.</summary>
-    private sealed class WithNumericGradient(LanguageModelUnderStudy lm) : IModelUnderStudy, IHookGradient
+    private LanguageModelUnderStudy Open() =>
+        LanguageModelUnderStudy.Open(new LanguageModelSpec(TestData.LmModel("gpt2"), Hook: "blocks.1.hook_resid_post", Context: 32, DataDirectory: _dir.Path));
+
+    /// <summary>The fixture model without a corpus (RAVEL reads none: it has its own prompts); every capability is the model's.</summary>
+    private sealed class WithoutCorpus(LanguageModelUnderStudy lm) : IModelUnderStudy
     {
         public ModelInfo Info => lm.Info;
 
-        /// <summary>No corpus: RAVEL reads none (it has its own prompts).</summary>
         public IActivationSource Activations(Split split) => new NoActivations(lm.Info.DModel);
 
-        public T? Capability<T>() where T : class => typeof(T) == typeof(IHookGradient) ? this as T : lm.Capability<T>();
+        public T? Capability<T>() where T : class => lm.Capability<T>();
+    }
 
-        public HookRowGradient LossGradient(IReadOnlyList<int[]> sequences, IReadOnlyList<int> positions, HostMatrix rows, IReadOnlyList<int> targets)
-        {
-            var losses = new double[sequences.Count];
-            var gradient = new HostMatrix(sequences.Count, rows.Cols);
-            for (int i = 0; i < sequences.Count; i++)
-            {
-                var row = rows.Row(i).ToArray();
-                losses[i] = Loss(sequences[i], positions[i], row, targets[i]);
-                for (int j = 0; j < row.Length; j++)
-                {
-                    const float h = 1e-2f;
-                    var plus = (float[])row.Clone();
-                    var minus = (float[])row.Clone();
-                    plus[j] += h;
-                    minus[j] -= h;
-                    gradient[i, j] = (float)((Loss(sequences[i], positions[i], plus, targets[i]) - Loss(sequences[i], positions[i], minus, targets[i])) / (2 * h));
-                }
-            }
-            return new HookRowGradient(losses, gradient);
-        }
-
-        private double Loss(int[] ids, int position, float[] row, int target)
-        {
-            var tokens = new TokenBatch(ids, 1, ids.Length);
-            using var value = lm.Model.RunToHook(tokens, lm.Hook.Name);
-            row.CopyTo(value.Row(position));
-            using var run = lm.Model.ForwardFromHook(lm.Hook, value, tokens);
-            using var logits = lm.Model.Logits(run.RequireHidden());
-            var last = logits.Row(ids.Length - 1);
-            double max = double.NegativeInfinity;
-            foreach (var l in last) max = Math.Max(max, l);
-            double z = 0;
-            foreach (var l in last) z += Math.Exp(l - max);
-            return -(last[target] - max - Math.Log(z));
-        }
+    /// <summary>−log p(target) after <paramref name="ids"/> alone, with the hook row at <paramref name="position"/> replaced.</summary>
+    private static double Loss(LanguageModelUnderStudy lm, int[] ids, int position, float[] row, int target)
+    {
+        var tokens = new TokenBatch(ids, 1, ids.Length);
+        using var value = lm.Model.RunToHook(tokens, lm.Hook.Name);
+        row.CopyTo(value.Row(position));
+        using var run = lm.Model.ForwardFromHook(lm.Hook, value, tokens);
+        using var logits = lm.Model.Logits(run.RequireHidden());
+        var last = logits.Row(ids.Length - 1).ToArray();
+        double max = last.Max();
+        return -(last[target] - max - Math.Log(last.Sum(l => Math.Exp(l - max))));
     }
 
     private sealed class NoActivations(int d) : IActivationSource
@@ -80,9 +60,40 @@ public sealed class RavelLanguageModelTests : IDisposable
     }
 
     [Fact]
+    public void The_language_model_hook_gradient_matches_finite_differences()
+    {
+        using var lm = Open();
+        var gradient = lm.Capability<IHookGradient>()!;
+        var interventions = lm.Capability<ITextInterventions>()!;
+        List<int[]> ids = [lm.Tokenizer.Encode("the word import is"), lm.Tokenizer.Encode("after self comes the"), lm.Tokenizer.Encode("see list")];
+        int[] positions = [2, 2, 1];
+        int[] targets = [5, 40, 123];
+        using var rows = interventions.HookRowsAt(ids, positions);
+        using var result = gradient.LossGradient(ids, positions, rows, targets);
+        for (int i = 0; i < ids.Count; i++)
+        {
+            var row = rows.Row(i).ToArray();
+            Assert.Equal(Loss(lm, ids[i], positions[i], row, targets[i]), result.Losses[i], 4);
+            double largest = 0;
+            for (int j = 0; j < row.Length; j++) largest = Math.Max(largest, Math.Abs(result.Gradient[i, j]));
+            Assert.True(largest > 1e-3, $"sequence {i}: gradient {largest}");
+            for (int j = 0; j < row.Length; j++)
+            {
+                const float h = 1e-2f;
+                var plus = (float[])row.Clone();
+                var minus = (float[])row.Clone();
+                plus[j] += h;
+                minus[j] -= h;
+                double numeric = (Loss(lm, ids[i], positions[i], plus, targets[i]) - Loss(lm, ids[i], positions[i], minus, targets[i])) / (2 * h);
+                Assert.True(Math.Abs(numeric - result.Gradient[i, j]) <= 1e-4 + 3e-2 * largest, $"sequence {i}, dim {j}: {result.Gradient[i, j]} vs {numeric}");
+            }
+        }
+    }
+
+    [Fact]
     public void The_evaluator_runs_end_to_end_on_a_real_language_model()
     {
-        using var lm = LanguageModelUnderStudy.Open(new LanguageModelSpec(TestData.LmModel("gpt2"), Hook: "blocks.1.hook_resid_post", Context: 32, DataDirectory: _dir.Path));
+        using var lm = Open();
         var interventions = lm.Capability<ITextInterventions>()!;
         string[] entities = ["import", "class", "def", "return", "self", "print", "value", "list"];
         var templates = new JsonObject
@@ -107,7 +118,7 @@ public sealed class RavelLanguageModelTests : IDisposable
         File.WriteAllText(Path.Combine(_dir.Path, RavelData.PromptsFile("word")), templates.ToJsonString());
         File.WriteAllText(Path.Combine(_dir.Path, RavelData.AttributesFile("word")), values.ToJsonString());
 
-        var model = new WithNumericGradient(lm);
+        var model = new WithoutCorpus(lm);
         var evaluator = new RavelEvaluator();
         var options = evaluator.ParseOptions(new JsonObject
         {

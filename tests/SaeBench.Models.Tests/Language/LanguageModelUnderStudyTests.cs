@@ -156,6 +156,9 @@ public sealed class LanguageModelUnderStudyTests : IDisposable
         using var lm = Open();
         var interventions = Assert.IsType<LanguageModelInterventions>(lm.Capability<ITextInterventions>());
         Assert.Equal(lm.Hook, interventions.Hook);
+        Assert.Same(interventions, lm.Capability<IHookGradient>()); // resid_post: the loss gradient starts there
+        using (var mlp = Open(",context=16,windows=40,hook=blocks.1.hook_mlp_out"))
+            Assert.Null(mlp.Capability<IHookGradient>()); // not a residual-stream hook
         var ids = lm.Tokenizer.Encode("The city of Paris");
         using var rows = interventions.HookRowsAt([ids], [ids.Length - 1]);
         using var all = lm.HookActivations([ids]);
