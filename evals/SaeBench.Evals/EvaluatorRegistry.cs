@@ -6,6 +6,7 @@ using SaeBench.Evals.CoreEval;
 using SaeBench.Evals.GroundTruth;
 using SaeBench.Evals.Mdl;
 using SaeBench.Evals.MetaStructure;
+using SaeBench.Evals.Ravel;
 using SaeBench.Evals.ScrTpp;
 using SaeBench.Evals.SparseProbing;
 using SaeBench.Evals.Unlearning;
@@ -28,6 +29,7 @@ public static class EvaluatorRegistry
         new ScrEvaluator(),
         new TppEvaluator(),
         new MetaStructureEvaluator(),
+        new RavelEvaluator(),
     ];
 
     /// <summary>The evaluator with this id, or a <see cref="ConfigException"/> listing the valid ids.</summary>

@@ -50,6 +50,7 @@ public sealed class LanguageModelUnderStudy : IModelUnderStudy, IDownstreamLoss,
     private readonly Lazy<TokenDataset> _data;
     private readonly HashSet<int> _special;
     private readonly bool _prependBos;
+    private readonly LanguageModelInterventions _interventions;
 
     private LanguageModelUnderStudy(LanguageModelSpec spec, LanguageModel model, LmTokenizer tokenizer, string contentHash)
     {
@@ -66,6 +67,7 @@ public sealed class LanguageModelUnderStudy : IModelUnderStudy, IDownstreamLoss,
         _data = new Lazy<TokenDataset>(() => TokenDataset.Build(_tokenizer,
             spec.Corpus ?? throw new InvalidOperationException($"{Id}: no corpus: give dataset=PATH (a .txt, .jsonl or .parquet file) to study activations."),
             PackingOptions.SaeLensDefault(spec.Context, _prependBos, _tokenizer.BosTokenId), spec.Seed, spec.TestFraction, spec.MaxWindows));
+        _interventions = new LanguageModelInterventions(model, _hook, spec.BatchWindows * spec.Context);
         Tokenizer = new TokenizerView(tokenizer, model.Config.Vocab, _special);
         Info = new ModelInfo(Id, _hook.Name, model.Hooks.Width(_hook), spec.Context, contentHash,
             $"{model.Config.ModelType} language model ({model.Config.Layers} layers, d_model {model.Config.DModel}, vocabulary {model.Config.Vocab}), " +
@@ -100,7 +102,10 @@ public sealed class LanguageModelUnderStudy : IModelUnderStudy, IDownstreamLoss,
 
     public IActivationSource Activations(Split split) => new Source(this, split);
 
-    public T? Capability<T>() where T : class => this as T;
+    /// <summary>Itself, or its interventions (<see cref="ITextInterventions"/>, and <see cref="IHookGradient"/> at a residual-stream
+    /// hook: the loss gradient starts there).</summary>
+    public T? Capability<T>() where T : class =>
+        this as T ?? (typeof(T) == typeof(IHookGradient) && !_hook.IsResidual ? null : _interventions as T);
 
     /// <summary>The packed windows of a split.</summary>
     public TokenWindows Windows(Split split) => split == Split.Train ? _data.Value.Train : _data.Value.Test;
@@ -124,6 +129,9 @@ public sealed class LanguageModelUnderStudy : IModelUnderStudy, IDownstreamLoss,
 
     public IReadOnlyList<System.Text.Json.Nodes.JsonObject> Records(string path) =>
         LabelledTextFiles.Records(System.IO.Path.GetFullPath(System.IO.Path.Combine(_spec.DataDirectory ?? Directory.GetCurrentDirectory(), path)));
+
+    public System.Text.Json.Nodes.JsonNode? JsonFile(string path) =>
+        LabelledTextFiles.JsonFile(System.IO.Path.GetFullPath(System.IO.Path.Combine(_spec.DataDirectory ?? Directory.GetCurrentDirectory(), path)));
 
     public IReadOnlyList<string> Problems(Core.Autoencoders.SaeConfig config) => CheckpointCompatibility.Problems(config, _hook, Model, ModelName);
 

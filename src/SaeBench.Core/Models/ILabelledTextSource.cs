@@ -17,6 +17,10 @@ public interface ILabelledTextSource
     /// <summary>Every row of a data file as a JSON object (<c>.jsonl</c>, a <c>.json</c> array, <c>.csv</c> with a header,
     /// or <c>.parquet</c>): for files whose rows are more than a text and a label (multiple-choice questions, corpora).</summary>
     IReadOnlyList<JsonObject> Records(string path);
+
+    /// <summary>A whole JSON file (objects keyed by name, as RAVEL's files are), parsed strictly, or null when the file does
+    /// not exist; invalid JSON is a <see cref="BadInputException"/> naming the file.</summary>
+    JsonNode? JsonFile(string path);
 }
 
 /// <param name="Path">The file.</param>

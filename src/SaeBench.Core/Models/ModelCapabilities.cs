@@ -25,5 +25,7 @@ public static class ModelCapabilities
         : t == typeof(ILabelledTextSource) ? "reader for labelled text datasets (it is not a language model)"
         : t == typeof(ILabelledTasks) ? "labels"
         : t == typeof(IGroundTruthFeatures) ? "known ground-truth features"
+        : t == typeof(ITextInterventions) ? "greedy generation with an edit of the hook at one position"
+        : t == typeof(IHookGradient) ? "gradient of the next-token loss with respect to the hook (language models have one at residual-stream hooks)"
         : t.Name;
 }

@@ -92,6 +92,14 @@ public static class LabelledTextFiles
         return result;
     }
 
+    /// <summary>A whole JSON file through <see cref="Core.StrictJson"/>, or null when it does not exist.</summary>
+    public static System.Text.Json.Nodes.JsonNode? JsonFile(string path)
+    {
+        if (!File.Exists(path)) return null;
+        try { return Core.StrictJson.ParseNode(File.ReadAllBytes(path)) ?? throw new BadInputException($"{path}: the file is JSON null."); }
+        catch (JsonException e) { throw new BadInputException($"{path}: not valid JSON ({e.Message}).", e); }
+    }
+
     private static System.Text.Json.Nodes.JsonObject ParseObject(string text, string where)
     {
         try

@@ -44,6 +44,7 @@ public static class HeadlineMetrics
             Variant: "top 20 latents ablated"),
         new(new("tpp", "tpp_metrics.tpp_threshold_20_total_metric"), "tpp_top20", "Targeted probe perturbation", BaselinesApply: true,
             Variant: "top 20 latents ablated"),
+        new(new("ravel", "ravel.disentanglement_score"), "ravel", "RAVEL disentanglement", Variant: "(cause + isolation) / 2, MDBM mask"),
         new(new("meta_structure_decoder_variance", "meta_structure.decoder_fraction_variance_explained"), "meta_structure",
             "Meta-SAE variance explained", Variant: "k = 4, on decoder rows"),
         new(MdlDescriptionLength, "mdl", "MDL description length"),

@@ -57,6 +57,8 @@ public sealed class TextUnlearningTests : IDisposable
         public LabelledTexts Read(LabelledTextRequest request) => LabelledTextFiles.Read(request with { Path = Path.Combine(root, request.Path) });
 
         public IReadOnlyList<JsonObject> Records(string path) => LabelledTextFiles.Records(Path.Combine(root, path));
+
+        public JsonNode? JsonFile(string path) => LabelledTextFiles.JsonFile(Path.Combine(root, path));
     }
 
     private void WriteData()

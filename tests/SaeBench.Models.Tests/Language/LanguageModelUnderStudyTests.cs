@@ -149,4 +149,27 @@ public sealed class LanguageModelUnderStudyTests : IDisposable
             Assert.Equal(snapshot, HfSnapshot.ResolveDirectory(spec.Path));
         }
     }
+    /// <summary>RAVEL's needs: interventions at the model's own hook, and whole JSON files read relative to the run's folder.</summary>
+    [Fact]
+    public void Offers_interventions_at_its_hook_and_reads_whole_json_files()
+    {
+        using var lm = Open();
+        var interventions = Assert.IsType<LanguageModelInterventions>(lm.Capability<ITextInterventions>());
+        Assert.Equal(lm.Hook, interventions.Hook);
+        Assert.Same(interventions, lm.Capability<IHookGradient>()); // resid_post: the loss gradient starts there
+        using (var mlp = Open(",context=16,windows=40,hook=blocks.1.hook_mlp_out"))
+            Assert.Null(mlp.Capability<IHookGradient>()); // not a residual-stream hook
+        var ids = lm.Tokenizer.Encode("The city of Paris");
+        using var rows = interventions.HookRowsAt([ids], [ids.Length - 1]);
+        using var all = lm.HookActivations([ids]);
+        Assert.Equal(all.Row(ids.Length - 1).ToArray(), rows.Row(0).ToArray());
+
+        var file = Path.GetRelativePath(TestData.RepositoryRoot, _dir.File("ravel.json"));
+        Assert.Null(lm.JsonFile(file));
+        File.WriteAllText(_dir.File("ravel.json"), "{\"Country\": [\"%s is in\"]}");
+        Assert.Equal("%s is in", (string)lm.JsonFile(file)!["Country"]![0]!);
+        File.WriteAllText(_dir.File("ravel.json"), "{\"a\": 1, \"a\": 2}");
+        var e = Assert.ThrowsAny<BadInputException>(() => lm.JsonFile(file));
+        Assert.Contains("ravel.json", e.Message);
+    }
 }

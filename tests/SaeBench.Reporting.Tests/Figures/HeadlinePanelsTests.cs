@@ -28,6 +28,18 @@ public class HeadlinePanelsTests
         Assert.DoesNotContain("absorption_hierarchy", Panels());
     }
 
+    [Fact]
+    public void Ravel_is_a_headline_panel_read_from_its_result_files()
+    {
+        using var tmp = new TempDirectory();
+        var c = new Ckpt("topk-a", "topk", 64, 8);
+        ResultFiles.Write(tmp.Path, "core", c, [ResultFiles.L0(8), ResultFiles.ExplainedVariance(0.9)]);
+        ResultFiles.Write(tmp.Path, "ravel", c, [ResultFiles.Ravel(0.7)]);
+        var set = ResultReader.Load(tmp.Path);
+        var panel = Assert.Single(HeadlinePanels.For(set), p => p.Slug == "ravel");
+        Assert.True(set.HasValues(panel.Key));
+    }
+
     /// <summary>SmallRun plus SCR, TPP and meta-structure results written as the evaluators describe them: SAEs with
     /// hand-picked values, the PCA baseline with SCR and TPP only (meta_structure of a baseline is not drawn).</summary>
     private static ResultSet WithScrTppMeta(string root)

@@ -95,6 +95,7 @@ public static class ResultFiles
     public static M FracDead(double v) => new("misc_metrics", "frac_dead", "Fraction of latents dead", "fraction", false, v);
     public static M Scr(int n, double? v) => new("scr_metrics", $"scr_metric_threshold_{n}", $"SCR metric (top {n} latents)", "ratio", true, v);
     public static M Tpp(int n, double? v) => new("tpp_metrics", $"tpp_threshold_{n}_total_metric", $"TPP metric (top {n} latents)", "accuracy", true, v);
+    public static M Ravel(double v) => new("ravel", "disentanglement_score", "RAVEL disentanglement", "fraction", true, v);
     public static M MetaFve(double v) => new("meta_structure", "decoder_fraction_variance_explained", "Decoder variance explained by a meta-SAE", "fraction", true, v);
 }
 
