@@ -84,34 +84,8 @@ public sealed partial class LanguageModelInterventions(LanguageModel model, Hook
     }
 
     /// <summary>Right-padded batches of consecutive sequences, at most <c>maxBatchTokens</c> tokens each (one sequence at least).</summary>
-    private IEnumerable<(TokenBatch Batch, int First, int[] Lengths)> Batches(IReadOnlyList<int[]> sequences)
-    {
-        int pad = Model.Config.PadTokenId ?? Model.Config.EosTokenId ?? 0;
-        for (int start = 0; start < sequences.Count;)
-        {
-            int longest = 0, count = 0;
-            while (start + count < sequences.Count)
-            {
-                int len = sequences[start + count].Length;
-                if (len == 0) throw new ArgumentException($"Sequence {start + count} is empty.");
-                if (len > Model.Config.MaxPositions) throw new ArgumentException($"Sequence {start + count} has {len} tokens; the model has {Model.Config.MaxPositions} positions.");
-                int l = Math.Max(longest, len);
-                if (count > 0 && (long)l * (count + 1) > maxBatchTokens) break;
-                longest = l;
-                count++;
-            }
-            var ids = new int[longest * count];
-            Array.Fill(ids, pad);
-            var lengths = new int[count];
-            for (int b = 0; b < count; b++)
-            {
-                sequences[start + b].CopyTo(ids.AsSpan(b * longest));
-                lengths[b] = sequences[start + b].Length;
-            }
-            yield return (new TokenBatch(ids, count, longest), start, lengths);
-            start += count;
-        }
-    }
+    private IEnumerable<(TokenBatch Batch, int First, int[] Lengths)> Batches(IReadOnlyList<int[]> sequences) =>
+        TokenBatch.RightPadded(sequences, maxBatchTokens, Model.Config);
 
     /// <summary>Writes row <c>first + b</c> of <paramref name="rows"/> over the hook's value at position <c>positions[b]</c> of sequence b.</summary>
     private sealed class RowEdit(int context, int[] positions, HostMatrix rows, int first) : IHookHandler

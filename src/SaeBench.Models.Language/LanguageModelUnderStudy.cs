@@ -234,36 +234,8 @@ public sealed class LanguageModelUnderStudy : IModelUnderStudy, IDownstreamLoss,
 
     /// <summary>Sequences right-padded into batches of equal length (causal attention: padding after a sequence does not
     /// change it), at most <see cref="LanguageModelSpec.BatchWindows"/> × context tokens each.</summary>
-    private IEnumerable<(TokenBatch Batch, int[] Lengths)> PaddedBatches(IReadOnlyList<int[]> sequences)
-    {
-        int max = _spec.BatchWindows * _spec.Context;
-        int pad = Model.Config.PadTokenId ?? Model.Config.EosTokenId ?? 0;
-        for (int start = 0; start < sequences.Count;)
-        {
-            int longest = 0, count = 0;
-            while (start + count < sequences.Count)
-            {
-                int len = sequences[start + count].Length;
-                if (len == 0) throw new ArgumentException($"Sequence {start + count} is empty.");
-                if (len > Model.Config.MaxPositions) throw new ArgumentException($"Sequence {start + count} has {len} tokens; the model has {Model.Config.MaxPositions} positions.");
-                int l = Math.Max(longest, len);
-                if (count > 0 && l * (count + 1) > max) break;
-                longest = l;
-                count++;
-            }
-            var ids = new int[longest * count];
-            Array.Fill(ids, pad);
-            var lengths = new int[count];
-            for (int b = 0; b < count; b++)
-            {
-                var s = sequences[start + b];
-                s.CopyTo(ids.AsSpan(b * longest));
-                lengths[b] = s.Length;
-            }
-            yield return (new TokenBatch(ids, count, longest), lengths);
-            start += count;
-        }
-    }
+    private IEnumerable<(TokenBatch Batch, int[] Lengths)> PaddedBatches(IReadOnlyList<int[]> sequences) =>
+        TokenBatch.RightPadded(sequences, (long)_spec.BatchWindows * _spec.Context, Model.Config).Select(p => (p.Batch, p.Lengths));
 
     private sealed class EditHandler(IHookEdit edit, bool[] special) : IHookHandler
     {

@@ -31,6 +31,41 @@ public sealed class TokenBatch
     /// <summary>One sequence as a 1 × T batch.</summary>
     public static TokenBatch Single(int[] ids) => new(ids, 1, ids.Length);
 
+    /// <summary>
+    /// Consecutive sequences right-padded into batches of equal length, at most <paramref name="maxTokens"/> tokens each
+    /// (one sequence at least), with the model's pad token (else EOS, else 0). Causal attention makes the padding after a
+    /// sequence harmless to it; read each sequence at its own length (<c>Lengths</c>). <c>First</c> is the index of the
+    /// batch's first sequence. Empty sequences and sequences longer than the model's positions are refused.
+    /// </summary>
+    public static IEnumerable<(TokenBatch Batch, int First, int[] Lengths)> RightPadded(IReadOnlyList<int[]> sequences, long maxTokens, TransformerConfig config)
+    {
+        int pad = config.PadTokenId ?? config.EosTokenId ?? 0;
+        for (int start = 0; start < sequences.Count;)
+        {
+            int longest = 0, count = 0;
+            while (start + count < sequences.Count)
+            {
+                int len = sequences[start + count].Length;
+                if (len == 0) throw new ArgumentException($"Sequence {start + count} is empty.");
+                if (len > config.MaxPositions) throw new ArgumentException($"Sequence {start + count} has {len} tokens; the model has {config.MaxPositions} positions.");
+                int l = Math.Max(longest, len);
+                if (count > 0 && (long)l * (count + 1) > maxTokens) break;
+                longest = l;
+                count++;
+            }
+            var ids = new int[longest * count];
+            Array.Fill(ids, pad);
+            var lengths = new int[count];
+            for (int b = 0; b < count; b++)
+            {
+                sequences[start + b].CopyTo(ids.AsSpan(b * longest));
+                lengths[b] = sequences[start + b].Length;
+            }
+            yield return (new TokenBatch(ids, count, longest), start, lengths);
+            start += count;
+        }
+    }
+
     public int Batch { get; }
     public int Context { get; }
     public int Tokens => _ids.Length;

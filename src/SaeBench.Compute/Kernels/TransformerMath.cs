@@ -181,19 +181,7 @@ public static class TransformerMath
     /// <summary>Scalar exact GELU (same approximation as the vector path).</summary>
     public static float GeluExactScalar(float v)
     {
-        float z = MathF.Abs(v) * InvSqrt2;
-        float t = 1f / (1f + 0.5f * z);
-        float poly = 0.17087277f;
-        poly = poly * t - 0.82215223f;
-        poly = poly * t + 1.48851587f;
-        poly = poly * t - 1.13520398f;
-        poly = poly * t + 0.27886807f;
-        poly = poly * t - 0.18628806f;
-        poly = poly * t + 0.09678418f;
-        poly = poly * t + 0.37409196f;
-        poly = poly * t + 1.00002368f;
-        poly = poly * t - 1.26551223f;
-        float erfc = t * MathF.Exp(poly - z * z);
+        float erfc = Erfc(MathF.Abs(v) * InvSqrt2);
         return v >= 0 ? v - 0.5f * v * erfc : 0.5f * v * erfc;
     }
 
@@ -553,7 +541,8 @@ public static class TransformerMath
 
     private const float InvSqrt2Pi = 0.3989422804014327f;
 
-    /// <summary>erfc(z) for z ≥ 0 by the fit <see cref="GeluExactScalar"/> uses.</summary>
+    /// <summary>erfc(z) for z ≥ 0 by the fit the exact GELU uses (forward, scalar path, and its derivative).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     private static float Erfc(float z)
     {
         float t = 1f / (1f + 0.5f * z);
