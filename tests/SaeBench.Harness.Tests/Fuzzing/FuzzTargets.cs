@@ -225,6 +225,62 @@ public sealed class TorchTarget(string name, string mode) : FuzzTarget
     }
 }
 
+/// <summary>Gemma Scope <c>params.npz</c> checkpoints (NumPy's own <c>savez</c> and <c>savez_compressed</c> files): the zip mutated
+/// as bytes, one member's <c>.npy</c> bytes mutated inside an intact zip (header and data), or members generated.</summary>
+public sealed class NpzTarget : FuzzTarget
+{
+    private static readonly string[] Fixtures = ["savez", "savez_compressed"];
+
+    public override string Name => "gemma-scope-npz";
+
+    public override FuzzInput Make(Random rng)
+    {
+        var fixture = rng.Pick(Fixtures);
+        var npz = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "Fixtures", "numpy", fixture, "params.npz"));
+        var input = new FuzzInput();
+        switch (rng.Next(3))
+        {
+            case 0:
+                input.Origin = "byte-mutated " + fixture;
+                npz = Mutations.Bytes(npz, rng);
+                break;
+            case 1:
+            {
+                var entries = TorchZip.Entries(npz);
+                int i = rng.Next(entries.Count);
+                input.Origin = $"mutated member {entries[i].Name} of {fixture}";
+                entries[i] = (entries[i].Name, Mutations.Bytes(entries[i].Bytes, rng));
+                npz = TorchZip.Rewrite(entries);
+                break;
+            }
+            default:
+            {
+                input.Origin = "generated members";
+                var names = new[] { "W_enc.npy", "W_dec.npy", "b_enc.npy", "b_dec.npy", "threshold.npy", "extra.npy", "W_enc" };
+                var entries = Enumerable.Range(0, 1 + rng.Next(6)).Select(_ => (rng.Pick(names), Generators.Npy(rng))).ToList();
+                npz = TorchZip.Rewrite(entries);
+                break;
+            }
+        }
+        return input.With("ckpt/params.npz", npz);
+    }
+
+    public override void Load(string directory)
+    {
+        var path = Path.Combine(directory, "ckpt", "params.npz");
+        try
+        {
+            using var source = SaeBench.Core.Checkpoints.Numpy.NpzTensorSource.Open(path);
+            foreach (var name in source.Arrays.Keys)
+                if (source.TryDescribe(name, out var t) && t.ElementCount < 1 << 20) source.Read(name, 0, new float[t.ElementCount]);
+        }
+        catch (CheckpointFormatException)
+        {
+        }
+        CheckpointLoads.All(Path.Combine(directory, "ckpt"));
+    }
+}
+
 /// <summary>Activation files (<c>.npy</c> and safetensors), with labels: opened as <c>file:</c> models and streamed.</summary>
 public sealed class ActivationFileTarget(string name, string mode) : FuzzTarget
 {
@@ -446,6 +502,7 @@ public static class FuzzTargets
         new TorchTarget("torch-pickle-mutated", "pickle-mutated"),
         new TorchTarget("torch-pickle-generated", "pickle-generated"),
         new TorchTarget("dictionary-learning-config", "config"),
+        new NpzTarget(),
         new ActivationFileTarget("npy", "npy"),
         new ActivationFileTarget("activation-safetensors", "safetensors"),
         new ActivationFileTarget("labels-csv", "labels"),

@@ -5,7 +5,7 @@ namespace SaeBench.Harness.Tests.Fuzzing;
 
 /// <summary>
 /// The fuzzing recipe (issue 19): every loader — safetensors, SAELens and sparsify configs, torch zips and pickles
-/// (mutated and generated), .npy, activation safetensors, labels CSV, run/registry/suite YAML, result files and
+/// (mutated and generated), Gemma Scope .npz, .npy, activation safetensors, labels CSV, run/registry/suite YAML, result files and
 /// manifests — is fed seeded mutations of real files and generated inputs. Each case must load or be refused as bad
 /// input: no other exception, no hang (per-case timeout), no memory blow-up (allocations per case). A small run is part of
 /// the suite; a larger one is Slow; any size with <c>SAEBENCH_FUZZ_CASES=N</c> (per target), <c>SAEBENCH_FUZZ_SEED</c>,
