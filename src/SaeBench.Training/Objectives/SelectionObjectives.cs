@@ -264,25 +264,71 @@ public sealed class MatryoshkaObjective : BatchTopKObjective
 
     protected override double ReconstructAndBackward(HostMatrix x, ParameterSet live, ParameterSet? grads, Workspace ws, StepResult result)
     {
-        int b = x.Rows, groups = Prefixes.Length;
         var wDec = live[ParameterSet.WDec];
+        var packs = new HostMatrix[Prefixes.Length];
+        double total = Nested(x, live, grads, ws, result,
+            (g, start, end, xHat) =>
+            {
+                var pack = packs[g] = ws.Extra("f" + g, x.Rows, end - start);
+                CopyColumns(ws.F, start, pack);
+                Backend.Gemm.Gemm(pack, false, wDec.SliceRows(start, end - start), false, xHat, 1f, 1f);
+            },
+            (g, start, end, residualGrad, gDec) =>
+            {
+                Backend.Gemm.Gemm(packs[g], true, residualGrad, false, gDec.SliceRows(start, end - start), 1f, 1f);
+                var dPack = ws.Extra("df" + g, x.Rows, end - start);
+                Backend.Gemm.Gemm(residualGrad, false, wDec.SliceRows(start, end - start), true, dPack);
+                ScatterColumns(dPack, start, ws.DF);
+            });
+        if (grads is not null) MaskByActive(ws.DF, ws.F);
+        return total;
+    }
+
+    /// <summary>The same as <see cref="ReconstructAndBackward"/> over the stored entries: group g is the column range
+    /// [m_{g−1}, m_g) of the sparse code.</summary>
+    protected override double ReconstructAndBackwardSparse(HostMatrix x, ParameterSet live, ParameterSet? grads, Workspace ws, StepResult result,
+        SparseRows codes, float[] df)
+    {
+        var wDec = live[ParameterSet.WDec];
+        double total = Nested(x, live, grads, ws, result,
+            (_, start, end, xHat) => SparseCodeOps.AddDecode(codes, null, wDec, xHat, start, end),
+            (_, start, end, residualGrad, gDec) =>
+            {
+                SparseCodeOps.AddTransposedProduct(codes, null, residualGrad, gDec, colStart: start, colEnd: end);
+                SparseCodeOps.SampledDots(codes, residualGrad, wDec, df, start, end);
+            });
+        if (grads is not null) MaskByActive(df, codes);
+        return total;
+    }
+
+    /// <summary>Adds group g's decode (latents [start, end)) onto the reconstruction so far.</summary>
+    private delegate void GroupDecode(int g, int start, int end, HostMatrix xHat);
+
+    /// <summary>Group g's backward from its accumulated residual gradient R_g: the decoder gradient into <c>gDec</c> and
+    /// ∂L/∂f of its latents.</summary>
+    private delegate void GroupBackward(int g, int start, int end, HostMatrix residualGrad, HostMatrix gDec);
+
+    /// <summary>
+    /// The nested loss both paths share: prefix g reconstructs x̂_g = x̂_{g−1} + decode(group g) (x̂_{−1} = b_dec), the loss is
+    /// the mean over groups of ‖x − x̂_g‖² / B, and each group's latents receive R_g = Σ_{i≥g} r_i, the residual gradients
+    /// of every prefix that contains them.
+    /// </summary>
+    private double Nested(HostMatrix x, ParameterSet live, ParameterSet? grads, Workspace ws, StepResult result, GroupDecode decode, GroupBackward backward)
+    {
+        int b = x.Rows, groups = Prefixes.Length;
         var bDec = live.Vector(ParameterSet.BDec);
         double total = 0;
-        var packs = new HostMatrix[groups];
         var residualGrads = new HostMatrix[groups];
         HostMatrix? previous = null;
         for (int g = 0; g < groups; g++)
         {
-            int start = g == 0 ? 0 : Prefixes[g - 1], width = Prefixes[g] - start;
-            var pack = packs[g] = ws.Extra("f" + g, b, width);
-            CopyColumns(ws.F, start, pack);
             var xHat = ws.Extra("xhat" + g, b, DIn);
             if (previous is null)
             {
                 for (int r = 0; r < b; r++) bDec.CopyTo(xHat.Row(r));
             }
             else previous.Span.CopyTo(xHat.Span);
-            Backend.Gemm.Gemm(pack, false, wDec.SliceRows(start, width), false, xHat, 1f, 1f);
+            decode(g, g == 0 ? 0 : Prefixes[g - 1], Prefixes[g], xHat);
             var rg = residualGrads[g] = ws.Extra("r" + g, b, DIn);
             double sse = ResidualGradient(xHat, x, rg, 2.0 / (b * (double)groups));
             total += sse / b;
@@ -296,59 +342,7 @@ public sealed class MatryoshkaObjective : BatchTopKObjective
                 System.Numerics.Tensors.TensorPrimitives.Add(residualGrads[g].Span, residualGrads[g + 1].Span, residualGrads[g].Span);
             var gDec = grads[ParameterSet.WDec];
             AddColumnSums(residualGrads[0], grads.Vector(ParameterSet.BDec));
-            for (int g = 0; g < groups; g++)
-            {
-                int start = g == 0 ? 0 : Prefixes[g - 1], width = Prefixes[g] - start;
-                Backend.Gemm.Gemm(packs[g], true, residualGrads[g], false, gDec.SliceRows(start, width), 1f, 1f);
-                var dPack = ws.Extra("df" + g, b, width);
-                Backend.Gemm.Gemm(residualGrads[g], false, wDec.SliceRows(start, width), true, dPack);
-                ScatterColumns(dPack, start, ws.DF);
-            }
-            MaskByActive(ws.DF, ws.F);
-        }
-        return total / groups;
-    }
-
-    /// <summary>The same as <see cref="ReconstructAndBackward"/> over the stored entries: group g is the column range
-    /// [m_{g−1}, m_g) of the sparse code.</summary>
-    protected override double ReconstructAndBackwardSparse(HostMatrix x, ParameterSet live, ParameterSet? grads, Workspace ws, StepResult result,
-        SparseRows codes, float[] df)
-    {
-        int b = x.Rows, groups = Prefixes.Length;
-        var wDec = live[ParameterSet.WDec];
-        var bDec = live.Vector(ParameterSet.BDec);
-        double total = 0;
-        var residualGrads = new HostMatrix[groups];
-        HostMatrix? previous = null;
-        for (int g = 0; g < groups; g++)
-        {
-            int start = g == 0 ? 0 : Prefixes[g - 1];
-            var xHat = ws.Extra("xhat" + g, b, DIn);
-            if (previous is null)
-            {
-                for (int r = 0; r < b; r++) bDec.CopyTo(xHat.Row(r));
-            }
-            else previous.Span.CopyTo(xHat.Span);
-            SparseCodeOps.AddDecode(codes, null, wDec, xHat, start, Prefixes[g]);
-            var rg = residualGrads[g] = ws.Extra("r" + g, b, DIn);
-            double sse = ResidualGradient(xHat, x, rg, 2.0 / (b * (double)groups));
-            total += sse / b;
-            if (g == groups - 1) result.SquaredErrorSum = sse;
-            previous = xHat;
-        }
-        if (grads is not null)
-        {
-            for (int g = groups - 2; g >= 0; g--)
-                System.Numerics.Tensors.TensorPrimitives.Add(residualGrads[g].Span, residualGrads[g + 1].Span, residualGrads[g].Span);
-            var gDec = grads[ParameterSet.WDec];
-            AddColumnSums(residualGrads[0], grads.Vector(ParameterSet.BDec));
-            for (int g = 0; g < groups; g++)
-            {
-                int start = g == 0 ? 0 : Prefixes[g - 1];
-                SparseCodeOps.AddTransposedProduct(codes, null, residualGrads[g], gDec, colStart: start, colEnd: Prefixes[g]);
-                SparseCodeOps.SampledDots(codes, residualGrads[g], wDec, df, start, Prefixes[g]);
-            }
-            MaskByActive(df, codes);
+            for (int g = 0; g < groups; g++) backward(g, g == 0 ? 0 : Prefixes[g - 1], Prefixes[g], residualGrads[g], gDec);
         }
         return total / groups;
     }
