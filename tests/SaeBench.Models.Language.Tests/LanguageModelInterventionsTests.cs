@@ -14,26 +14,7 @@ public sealed class LanguageModelInterventionsTests
 
     private static LanguageModel Model()
     {
-        var config = new TransformerConfig
-        {
-            Family = ModelFamily.Llama,
-            ModelType = "llama",
-            DModel = 16,
-            Layers = 2,
-            Heads = 2,
-            KvHeads = 1,
-            HeadDim = 8,
-            DMlp = 32,
-            Vocab = Vocab,
-            MaxPositions = 64,
-            Norm = NormKind.RmsNorm,
-            NormEps = 1e-6f,
-            Activation = PointwiseKind.Silu,
-            GatedMlp = true,
-            Rotary = new RotarySettings(8, 10000, RopeScaling.None),
-            AttentionScale = [1 / MathF.Sqrt(8), 1 / MathF.Sqrt(8)],
-            SlidingWindow = [0, 0],
-        };
+        var config = TinyLlama.Config(layers: 2, Vocab);
         // Larger weights than the default 0.02 so that the logits are far from ties.
         var weights = RandomTransformer.Weights(config, seed: 11);
         foreach (var m in new[] { weights.Embed }.Concat(weights.Layers.SelectMany(l => new[] { l.Qkv, l.Out, l.MlpIn, l.MlpOut })))

@@ -5,27 +5,7 @@ namespace SaeBench.Models.Language.Tests;
 /// <summary>The chunked loss / KL / accuracy path: equal to the full-logits computation, and never holding more than its chunks.</summary>
 public sealed class LossEvaluatorTests
 {
-    private static TransformerConfig Tiny(int vocab) => new()
-    {
-        Family = ModelFamily.Llama,
-        ModelType = "llama",
-        DModel = 16,
-        Layers = 1,
-        Heads = 2,
-        KvHeads = 1,
-        HeadDim = 8,
-        DMlp = 32,
-        Vocab = vocab,
-        MaxPositions = 64,
-        Norm = NormKind.RmsNorm,
-        NormEps = 1e-6f,
-        Activation = PointwiseKind.Silu,
-        GatedMlp = true,
-        Rotary = new RotarySettings(8, 10000, RopeScaling.None),
-        AttentionScale = [1 / MathF.Sqrt(8)],
-        SlidingWindow = [0],
-        FinalSoftCap = 5f,
-    };
+    private static TransformerConfig Tiny(int vocab) => TinyLlama.Config(layers: 1, vocab) with { FinalSoftCap = 5f };
 
     [Fact]
     public void Chunked_metrics_equal_the_full_logits_computation()
